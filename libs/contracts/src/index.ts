@@ -1,1 +1,3 @@
-export const HELLO = 'x';
+export * from './badge-event';
+export * from './decode-event';
+export * from './fold';

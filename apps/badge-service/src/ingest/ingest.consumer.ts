@@ -1,0 +1,200 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Admin, Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { Clock } from '../common/clock';
+import { backoffMs } from '../common/retry';
+import { createKafka, ensureTopics } from '../kafka/kafka.factory';
+import { ReadinessRegistry } from '../health/readiness.registry';
+import { Metrics } from '../metrics/metrics.service';
+import { DeadLetterPublisher } from './dead-letter.publisher';
+import { IngestService } from './ingest.service';
+import { InboundMessage } from './ingest.types';
+
+const LAG_INTERVAL_MS = 10_000;
+const RESTART_DELAY_MS = 2_000;
+const DB_RETRY_BASE_MS = 200;
+const DB_RETRY_CAP_MS = 5_000;
+
+export interface ConsumerStatus {
+  running: boolean;
+  assignedPartitions: number[];
+  lag: Record<string, number>;
+  lagMeasuredAt: number | null;
+}
+
+/**
+ * Owns the kafkajs consumer (eachBatch, manual offsets) rather than Nest's Kafka transport, which hands over
+ * one message at a time. Offsets are committed only after the batch's database transaction has committed.
+ */
+@Injectable()
+export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(IngestConsumer.name);
+  private kafka!: Kafka;
+  private consumer?: Consumer;
+  private producer?: Producer;
+  private admin?: Admin;
+  private stopping = false;
+  private commits = 0;
+  private lagTimer?: NodeJS.Timeout;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly state: ConsumerStatus = { running: false, assignedPartitions: [], lag: {}, lagMeasuredAt: null };
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ingest: IngestService,
+    private readonly deadLetters: DeadLetterPublisher,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.register('ingest', () => ({
+      ok: this.state.running,
+      detail: { running: this.state.running, assignedPartitions: this.state.assignedPartitions },
+    }));
+  }
+
+  status(): ConsumerStatus {
+    return { ...this.state, assignedPartitions: [...this.state.assignedPartitions], lag: { ...this.state.lag } };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.kafka = createKafka(this.config, 'ingest');
+    await ensureTopics(this.kafka, this.config);
+    this.producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await this.producer.connect();
+    this.deadLetters.attach(this.producer);
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await this.startConsumer();
+    this.lagTimer = setInterval(() => void this.measureLag(), LAG_INTERVAL_MS);
+    this.lagTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.lagTimer);
+    clearTimeout(this.restartTimer);
+    // disconnect() waits for the batch in hand to finish and commit.
+    await this.consumer?.disconnect().catch((e) => this.log.warn({ err: e }, 'consumer disconnect failed'));
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.state.running = false;
+  }
+
+  private async startConsumer(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.config.kafka.groupId,
+      sessionTimeout: this.config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(this.config.kafka.sessionTimeoutMs / 10),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.state.assignedPartitions = e.payload.memberAssignment[this.config.kafka.topic] ?? [];
+      this.log.log({ partitions: this.state.assignedPartitions }, 'joined consumer group');
+    });
+    consumer.on(consumer.events.STOP, () => {
+      this.state.running = false;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.state.running = false;
+      this.state.assignedPartitions = [];
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      // kafkajs restarts by itself when it says so; otherwise (e.g. coordinator not found) we do.
+      if (!e.payload.restart && !this.stopping) this.scheduleRestart(consumer);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.config.kafka.topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.min(3, this.config.kafka.partitions),
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.state.running = true;
+  }
+
+  private scheduleRestart(old: Consumer): void {
+    this.restartTimer = setTimeout(async () => {
+      this.metrics.consumerRestarts.inc();
+      await old.disconnect().catch(() => undefined);
+      try {
+        await this.startConsumer();
+      } catch (e) {
+        this.log.error({ err: e }, 'consumer restart failed; retrying');
+        if (!this.stopping) this.scheduleRestart(this.consumer ?? old);
+      }
+    }, RESTART_DELAY_MS);
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const max = this.config.ingest.maxBatch;
+    for (let from = 0; from < batch.messages.length; from += max) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(from, from + max);
+      const inbound: InboundMessage[] = chunk.map((m) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+        headers: m.headers ?? {},
+      }));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.ingest.apply(inbound);
+          break;
+        } catch (e) {
+          this.metrics.ingestRetries.inc();
+          this.log.error({ err: e, partition: batch.partition, firstOffset: chunk[0].offset, attempt }, 'ingest batch failed; retrying');
+          if (!isRunning() || isStale()) return; // not committed: the next owner replays it
+          await this.clock.sleep(backoffMs(attempt, DB_RETRY_BASE_MS, DB_RETRY_CAP_MS, () => this.clock.random()));
+          await heartbeat().catch(() => undefined);
+        }
+      }
+      this.crashIfAsked();
+      const last = chunk[chunk.length - 1].offset;
+      resolveOffset(last);
+      await this.consumer!.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+      await heartbeat();
+    }
+  }
+
+  private crashIfAsked(): void {
+    const n = this.config.ingest.crashAfterCommits;
+    if (n !== undefined && ++this.commits >= n) process.kill(process.pid, 'SIGKILL');
+  }
+
+  private async measureLag(): Promise<void> {
+    if (!this.admin) return;
+    try {
+      const topic = this.config.kafka.topic;
+      const [ends, committed] = await Promise.all([
+        this.admin.fetchTopicOffsets(topic),
+        this.admin.fetchOffsets({ groupId: this.config.kafka.groupId, topics: [topic] }),
+      ]);
+      const done = new Map(committed[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+      const lag: Record<string, number> = {};
+      for (const p of ends) {
+        const end = BigInt(p.high);
+        const at = done.get(p.partition) ?? -1n;
+        const behind = at < 0n ? end - BigInt(p.low) : end - at;
+        lag[p.partition] = Number(behind < 0n ? 0n : behind);
+        this.metrics.consumerLag.set({ partition: String(p.partition) }, lag[p.partition]);
+      }
+      this.state.lag = lag;
+      this.state.lagMeasuredAt = this.clock.now();
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not measure consumer lag');
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { AppConfig } from '@badges/config';
+import type { Params } from 'nestjs-pino';
+
+/** Paths pino blanks in every log line: credentials must never reach a log. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.authorization',
+  '*.appSecret',
+  '*.app_secret',
+  '*.tenant_access_token',
+  '*.app_access_token',
+  '*.app_ticket',
+  '*.token',
+  '*.apiTokens',
+  'config',
+];
+
+export function loggerParams(config: AppConfig): Params {
+  return {
+    pinoHttp: {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
+      customProps: () => ({ service: 'badge-reconciler' }),
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { z } from 'zod';
+
+export const ROLES = ['ingest', 'reconcile', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const csv = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+const postgresUrl = z
+  .string()
+  .refine((u) => /^postgres(ql)?:\/\/[^/]+\/[A-Za-z_][A-Za-z0-9_]{0,62}(\?.*)?$/.test(u), {
+    message: 'must be postgres://user@host:port/database (database name: letters, digits, underscore)',
+  });
+
+/**
+ * Every variable the service reads. The keys of this schema are the whole list: docker-compose.yml and the
+ * README are checked against it.
+ */
+export const ENV_SCHEMA = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform(csv)
+    .refine((l) => l.length > 0 && l.every((b) => /^[^\s:]+:\d{1,5}$/.test(b)), 'must be host:port[,host:port...]'),
+  KAFKA_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a valid Kafka topic name')
+    .default('badge.unread-count-changed.v1'),
+  KAFKA_GROUP_ID: z.string().min(1).max(200).default('badge-reconciler'),
+  KAFKA_TOPIC_PARTITIONS: int(1, 1000).default(6),
+  KAFKA_CLIENT_ID: z.string().min(1).default('badge-reconciler'),
+  KAFKA_SESSION_TIMEOUT_MS: int(6000, 300000).default(30000),
+  DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/badges'),
+  DATABASE_POOL_SIZE: int(2, 100).default(10),
+  DATABASE_MIGRATE: bool.default(true),
+  FEISHU_BASE_URL: httpUrl.default('https://open.feishu.cn'),
+  FEISHU_APP_ID: z.string().min(1).max(128).optional(),
+  FEISHU_APP_SECRET: z.string().min(1).max(512).optional(),
+  FEISHU_APP_TYPE: z.enum(['custom', 'store']).default('custom'),
+  FEISHU_VERIFICATION_TOKEN: z.string().min(1).optional(),
+  FEISHU_ENCRYPT_KEY: z.string().min(1).optional(),
+  FEISHU_RATE_LIMIT: int(1, 100000).default(50),
+  FEISHU_TIMEOUT_MS: int(100, 120000).default(5000),
+  HTTP_PORT: int(0, 65535).default(3000),
+  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  AUDIT_API_TOKENS: z.string().optional().transform((v) => (v === undefined ? [] : csv(v))),
+  BADGE_ROLES: z
+    .string()
+    .default('ingest,reconcile,api')
+    .transform(csv)
+    .pipe(z.array(z.enum(ROLES)).min(1, 'must name at least one of ingest, reconcile, api')),
+  AUDIT_RETENTION_DAYS: int(1, 3650).default(7),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INGEST_MAX_BATCH: int(1, 100000).default(5000),
+  RECONCILE_BATCH_SIZE: int(1, 1000).default(100),
+  RECONCILE_CONCURRENCY: int(1, 1000).default(64),
+  RECONCILE_LEASE_MS: int(1000, 3600000).default(30000),
+  RECONCILE_POLL_MS: int(10, 600000).default(1000),
+  PUSH_MIN_INTERVAL_MS: int(0, 3600000).default(1000),
+  BACKOFF_BASE_MS: int(10, 3600000).default(1000),
+  BACKOFF_MAX_MS: int(10, 86400000).default(300000),
+  CONFLICT_RETRY_MS: int(0, 600000).default(200),
+  RESYNC_AFTER_MS: int(60000, 30 * 86400000).default(86400000),
+  RESYNC_INTERVAL_MS: int(1000, 86400000).default(300000),
+  RESYNC_BUDGET_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  // Fault injection for the crash-safety tests only: SIGKILL this process right after the Nth ingest database
+  // commit, before its Kafka offsets are committed.
+  TEST_CRASH_AFTER_INGEST_COMMITS: int(1, 1_000_000).optional(),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface AppConfig {
+  kafka: {
+    brokers: string[];
+    topic: string;
+    dlqTopic: string;
+    groupId: string;
+    partitions: number;
+    clientId: string;
+    sessionTimeoutMs: number;
+  };
+  database: { url: string; poolSize: number; migrate: boolean };
+  feishu: {
+    baseUrl: string;
+    appId: string;
+    appSecret: string;
+    appType: 'custom' | 'store';
+    verificationToken?: string;
+    encryptKey?: string;
+    rateLimit: number;
+    timeoutMs: number;
+  };
+  http: { port: number; host: string };
+  audit: { apiTokens: string[]; retentionDays: number };
+  roles: ReadonlySet<Role>;
+  logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
+  ingest: { maxBatch: number; crashAfterCommits?: number };
+  reconcile: {
+    batchSize: number;
+    concurrency: number;
+    leaseMs: number;
+    pollMs: number;
+    minIntervalMs: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    conflictRetryMs: number;
+    resyncAfterMs: number;
+    resyncIntervalMs: number;
+    resyncBudgetShare: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Names of every variable the service accepts. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(ENV_SCHEMA.shape);
+
+/**
+ * Parses the environment once. Unknown variables are ignored; every bad one is named, never its value
+ * (a value may be a secret).
+ */
+export function loadConfig(env: Env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const key of CONFIG_VARIABLES) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = ENV_SCHEMA.safeParse(raw);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+    }
+  }
+  if (!parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const roles = new Set(e.BADGE_ROLES);
+  if (roles.has('reconcile') || roles.has('api')) {
+    if (!e.FEISHU_APP_ID && roles.has('reconcile')) problems.push('FEISHU_APP_ID: required by the reconcile role');
+    if (!e.FEISHU_APP_SECRET && roles.has('reconcile')) problems.push('FEISHU_APP_SECRET: required by the reconcile role');
+  }
+  if (roles.has('api') && e.AUDIT_API_TOKENS.length === 0) {
+    problems.push('AUDIT_API_TOKENS: required by the api role (comma-separated bearer tokens)');
+  }
+  if (e.AUDIT_API_TOKENS.some((t) => t.length < 16)) {
+    problems.push('AUDIT_API_TOKENS: each token must be at least 16 characters');
+  }
+  if (e.FEISHU_APP_TYPE === 'store' && roles.has('reconcile') && !e.FEISHU_VERIFICATION_TOKEN) {
+    problems.push('FEISHU_VERIFICATION_TOKEN: required for store apps (checks the app_ticket callback)');
+  }
+  if (e.BACKOFF_MAX_MS < e.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS: must be at least BACKOFF_BASE_MS');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      topic: e.KAFKA_TOPIC,
+      dlqTopic: `${e.KAFKA_TOPIC}.dlq`,
+      groupId: e.KAFKA_GROUP_ID,
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      clientId: e.KAFKA_CLIENT_ID,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE },
+    feishu: {
+      baseUrl: e.FEISHU_BASE_URL,
+      appId: e.FEISHU_APP_ID ?? '',
+      appSecret: e.FEISHU_APP_SECRET ?? '',
+      appType: e.FEISHU_APP_TYPE,
+      verificationToken: e.FEISHU_VERIFICATION_TOKEN,
+      encryptKey: e.FEISHU_ENCRYPT_KEY,
+      rateLimit: e.FEISHU_RATE_LIMIT,
+      timeoutMs: e.FEISHU_TIMEOUT_MS,
+    },
+    http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
+    audit: { apiTokens: e.AUDIT_API_TOKENS, retentionDays: e.AUDIT_RETENTION_DAYS },
+    roles,
+    logLevel: e.LOG_LEVEL,
+    ingest: { maxBatch: e.INGEST_MAX_BATCH, crashAfterCommits: e.TEST_CRASH_AFTER_INGEST_COMMITS },
+    reconcile: {
+      batchSize: e.RECONCILE_BATCH_SIZE,
+      concurrency: e.RECONCILE_CONCURRENCY,
+      leaseMs: e.RECONCILE_LEASE_MS,
+      pollMs: e.RECONCILE_POLL_MS,
+      minIntervalMs: e.PUSH_MIN_INTERVAL_MS,
+      backoffBaseMs: e.BACKOFF_BASE_MS,
+      backoffMaxMs: e.BACKOFF_MAX_MS,
+      conflictRetryMs: e.CONFLICT_RETRY_MS,
+      resyncAfterMs: e.RESYNC_AFTER_MS,
+      resyncIntervalMs: e.RESYNC_INTERVAL_MS,
+      resyncBudgetShare: e.RESYNC_BUDGET_SHARE,
+    },
+  };
+}

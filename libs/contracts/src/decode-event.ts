@@ -1,0 +1,162 @@
+import {
+  BadgeEvent,
+  Counts,
+  FIELDS,
+  MAX_COUNT,
+  MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  MAX_SEQUENCE,
+  SIDES,
+  SideCounts,
+  SOURCE_PATTERN,
+  USER_ID_TYPES,
+  UserIdType,
+} from './badge-event';
+
+/** Why a message was refused: which field, which rule, and (a bounded excerpt of) the value seen. */
+export interface Rejection {
+  field: string;
+  rule: string;
+  value?: string;
+}
+
+export type DecodeResult = { ok: true; event: BadgeEvent } | { ok: false; rejection: Rejection };
+
+const ISO_8601 =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const EXCERPT = 120;
+
+function excerpt(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > EXCERPT ? `${s.slice(0, EXCERPT)}…` : s;
+}
+
+class Refused extends Error {
+  constructor(readonly rejection: Rejection) {
+    super(rejection.rule);
+  }
+}
+const refuse = (field: string, rule: string, value?: unknown): never => {
+  throw new Refused(value === undefined ? { field, rule } : { field, rule, value: excerpt(value) });
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function boundedString(o: Record<string, unknown>, field: string, required: boolean): string | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) {
+    if (required) refuse(field, 'required');
+    return undefined;
+  }
+  if (typeof v !== 'string') return refuse(field, 'must be a string', v);
+  if (v.length === 0) return refuse(field, 'must not be empty');
+  if (v.length > MAX_ID_LENGTH) return refuse(field, `at most ${MAX_ID_LENGTH} characters`, v);
+  if (/[\u0000-\u001f\u007f]/.test(v)) return refuse(field, 'must not contain control characters', v);
+  return v;
+}
+
+function sideCounts(v: unknown, side: string): SideCounts {
+  if (v === undefined || v === null) return { web_app: 0, gadget: 0 };
+  if (!isObject(v)) return refuse(`counts.${side}`, 'must be an object', v);
+  for (const k of Object.keys(v)) {
+    if (!(FIELDS as readonly string[]).includes(k)) refuse(`counts.${side}.${k}`, 'unknown field (allowed: web_app, gadget)');
+  }
+  const out: SideCounts = { web_app: 0, gadget: 0 };
+  for (const f of FIELDS) {
+    const n = v[f];
+    if (n === undefined || n === null) continue;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_COUNT) {
+      refuse(`counts.${side}.${f}`, `integer 0..${MAX_COUNT}`, n);
+    }
+    out[f] = n as number;
+  }
+  return out;
+}
+
+function counts(v: unknown): Counts {
+  if (v === undefined || v === null) return refuse('counts', 'required');
+  if (!isObject(v)) return refuse('counts', 'must be an object', v);
+  for (const k of Object.keys(v)) {
+    if (!(SIDES as readonly string[]).includes(k)) refuse(`counts.${k}`, 'unknown side (allowed: pc, mobile)');
+  }
+  return { pc: sideCounts(v.pc, 'pc'), mobile: sideCounts(v.mobile, 'mobile') };
+}
+
+/** Validates an already-parsed JSON value against the v1 contract. */
+export function validateEvent(value: unknown): DecodeResult {
+  try {
+    if (!isObject(value)) refuse('$', 'must be a JSON object', value);
+    const o = value as Record<string, unknown>;
+    const eventId = boundedString(o, 'eventId', true)!;
+    const userId = boundedString(o, 'userId', true)!;
+    const tenantKey = boundedString(o, 'tenantKey', false) ?? '';
+    let userIdType: UserIdType = 'open_id';
+    if (o.userIdType !== undefined && o.userIdType !== null) {
+      if (typeof o.userIdType !== 'string' || !(USER_ID_TYPES as readonly string[]).includes(o.userIdType)) {
+        refuse('userIdType', `one of ${USER_ID_TYPES.join(', ')}`, o.userIdType);
+      }
+      userIdType = o.userIdType as UserIdType;
+    }
+    const source = o.source;
+    if (source === undefined || source === null) refuse('source', 'required');
+    if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) {
+      refuse('source', `must match ${SOURCE_PATTERN.source}`, source);
+    }
+    const sequence = o.sequence;
+    if (sequence === undefined || sequence === null) refuse('sequence', 'required');
+    if (typeof sequence !== 'number' || !Number.isInteger(sequence) || sequence < 0 || sequence > MAX_SEQUENCE) {
+      refuse('sequence', `integer 0..${MAX_SEQUENCE}`, sequence);
+    }
+    const c = counts(o.counts);
+    const occurredAtRaw = o.occurredAt;
+    if (occurredAtRaw === undefined || occurredAtRaw === null) refuse('occurredAt', 'required');
+    if (typeof occurredAtRaw !== 'string' || !ISO_8601.test(occurredAtRaw)) {
+      refuse('occurredAt', 'ISO-8601 date-time with a time zone', occurredAtRaw);
+    }
+    const occurredAt = new Date(occurredAtRaw as string);
+    if (Number.isNaN(occurredAt.getTime())) refuse('occurredAt', 'a valid date-time', occurredAtRaw);
+    return {
+      ok: true,
+      event: { eventId, userId, userIdType, tenantKey, source: source as string, sequence: sequence as number, counts: c, occurredAt },
+    };
+  } catch (e) {
+    if (e instanceof Refused) return { ok: false, rejection: e.rejection };
+    throw e;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a raw Kafka message value. Never throws. */
+export function decodeEvent(raw: Buffer | Uint8Array | null | undefined): DecodeResult {
+  if (raw === null || raw === undefined || raw.length === 0) {
+    return { ok: false, rejection: { field: '$', rule: 'message has no value' } };
+  }
+  if (raw.length > MAX_EVENT_BYTES) {
+    return { ok: false, rejection: { field: '$', rule: `at most ${MAX_EVENT_BYTES} bytes`, value: String(raw.length) } };
+  }
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return { ok: false, rejection: { field: '$', rule: 'must be UTF-8' } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const why = e instanceof RangeError ? 'JSON nested too deeply' : 'must be JSON';
+    return { ok: false, rejection: { field: '$', rule: why, value: excerpt(text) } };
+  }
+  return validateEvent(value);
+}
+
+export function describeRejection(r: Rejection): string {
+  return r.value === undefined ? `${r.field}: ${r.rule}` : `${r.field}: ${r.rule} (got ${r.value})`;
+}

@@ -1,0 +1,3 @@
+export * from './database';
+export * from './ingest.repository';
+export { MIGRATIONS } from './migrations';

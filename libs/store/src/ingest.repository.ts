@@ -1,0 +1,161 @@
+import { BadgeEvent } from '@badges/contracts';
+import { DataSource, EntityManager } from 'typeorm';
+import { DIRTY_CHANNEL } from './database';
+
+/** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
+ * turns, so each recomputes the desired sum from what the other committed (no lost update), without deadlock. */
+export const LOCK_USERS_SQL = `
+  SELECT pg_advisory_xact_lock(h)
+  FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) locks`;
+
+/** Upserts the newest event per source behind the sequence guard and records every event in the audit trail:
+ * accepted ones as changes (old → new), the rest as stale. Returns the users whose sources changed. */
+export const UPSERT_SOURCES_SQL = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                         $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
+      AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
+           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)
+  ),
+  old AS (
+    SELECT s.* FROM badge_source s
+    JOIN input i ON (s.tenant_key, s.user_id_type, s.user_id, s.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    WHERE i.newest
+  ),
+  up AS (
+    INSERT INTO badge_source AS s (tenant_key, user_id_type, user_id, source, sequence, event_id,
+                                   pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at)
+    SELECT tenant_key, user_id_type, user_id, source, sequence, event_id,
+           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at
+    FROM input WHERE newest
+    ORDER BY tenant_key, user_id_type, user_id, source
+    ON CONFLICT (tenant_key, user_id_type, user_id, source) DO UPDATE SET
+      sequence = excluded.sequence, event_id = excluded.event_id,
+      pc_web_app = excluded.pc_web_app, pc_gadget = excluded.pc_gadget,
+      mobile_web_app = excluded.mobile_web_app, mobile_gadget = excluded.mobile_gadget,
+      occurred_at = excluded.occurred_at, updated_at = now()
+    WHERE excluded.sequence > s.sequence
+    RETURNING s.tenant_key, s.user_id_type, s.user_id, s.source
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, source, sequence, event_id,
+                             old_counts, new_counts, detail)
+    SELECT i.tenant_key, i.user_id_type, i.user_id,
+           CASE WHEN u.source IS NULL THEN 'stale' ELSE 'change' END,
+           i.source, i.sequence, i.event_id,
+           CASE WHEN o.source IS NULL THEN NULL ELSE jsonb_build_object(
+             'pc', jsonb_build_object('web_app', o.pc_web_app, 'gadget', o.pc_gadget),
+             'mobile', jsonb_build_object('web_app', o.mobile_web_app, 'gadget', o.mobile_gadget)) END,
+           jsonb_build_object(
+             'pc', jsonb_build_object('web_app', i.pc_web_app, 'gadget', i.pc_gadget),
+             'mobile', jsonb_build_object('web_app', i.mobile_web_app, 'gadget', i.mobile_gadget)),
+           CASE WHEN u.source IS NOT NULL THEN NULL
+                WHEN NOT i.newest THEN 'superseded in its batch by a newer sequence'
+                ELSE 'sequence ' || i.sequence || ' is not above the stored ' || o.sequence END
+    FROM input i
+    LEFT JOIN up u ON i.newest AND (u.tenant_key, u.user_id_type, u.user_id, u.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    LEFT JOIN old o ON i.newest AND (o.tenant_key, o.user_id_type, o.user_id, o.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+  )
+  SELECT tenant_key, user_id_type, user_id, count(*)::int AS accepted FROM up GROUP BY 1, 2, 3`;
+
+/** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users. The revision moves, and
+ * the user becomes dirty, only when the sum changed; a parked user is un-parked by a change. */
+export const RECOMPUTE_DESIRED_SQL = `
+  WITH touched AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+  ),
+  sums AS (
+    SELECT t.tenant_key, t.user_id_type, t.user_id,
+           least(coalesce(sum(s.pc_web_app), 0), 2147483647)::int     AS pc_web_app,
+           least(coalesce(sum(s.pc_gadget), 0), 2147483647)::int      AS pc_gadget,
+           least(coalesce(sum(s.mobile_web_app), 0), 2147483647)::int AS mobile_web_app,
+           least(coalesce(sum(s.mobile_gadget), 0), 2147483647)::int  AS mobile_gadget
+    FROM touched t
+    JOIN badge_source s ON (s.tenant_key, s.user_id_type, s.user_id) = (t.tenant_key, t.user_id_type, t.user_id)
+    GROUP BY t.tenant_key, t.user_id_type, t.user_id
+  )
+  INSERT INTO badge_state AS b (tenant_key, user_id_type, user_id,
+                                desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
+                                desired_revision, desired_changed_at, next_attempt_at, status)
+  SELECT tenant_key, user_id_type, user_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget,
+         1, now(), now(), 'pending'
+  FROM sums
+  ORDER BY tenant_key, user_id_type, user_id
+  ON CONFLICT (tenant_key, user_id_type, user_id) DO UPDATE SET
+    desired_pc_web_app = excluded.desired_pc_web_app,
+    desired_pc_gadget = excluded.desired_pc_gadget,
+    desired_mobile_web_app = excluded.desired_mobile_web_app,
+    desired_mobile_gadget = excluded.desired_mobile_gadget,
+    desired_revision = b.desired_revision + 1,
+    desired_changed_at = now(),
+    status = CASE WHEN b.status IN ('in_sync', 'parked') THEN 'pending' ELSE b.status END,
+    attempts = CASE WHEN b.status = 'parked' THEN 0 ELSE b.attempts END,
+    next_attempt_at = CASE WHEN b.status = 'parked' THEN now() ELSE b.next_attempt_at END,
+    updated_at = now()
+  WHERE (b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget)
+        IS DISTINCT FROM
+        (excluded.desired_pc_web_app, excluded.desired_pc_gadget, excluded.desired_mobile_web_app, excluded.desired_mobile_gadget)
+  RETURNING 1`;
+
+export const NOTIFY_DIRTY_SQL = `SELECT pg_notify('${DIRTY_CHANNEL}', $1)`;
+
+export interface IngestOutcome {
+  accepted: number;
+  stale: number;
+  usersChanged: number;
+}
+
+const RETRYABLE = new Set(['40P01', '40001']);
+
+export class IngestRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /**
+   * Applies one batch in one transaction. `newest` must hold at most one event per source (see
+   * newestPerSource); `superseded` are recorded as stale. Safe to replay: replays are stale.
+   */
+  async applyBatch(newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
+    if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ds.transaction((m) => this.apply(m, newest, superseded));
+      } catch (e) {
+        if (attempt >= 5 || !RETRYABLE.has((e as { code?: string }).code ?? '')) throw e;
+      }
+    }
+  }
+
+  private async apply(m: EntityManager, newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
+    const all = [...newest, ...superseded];
+    const userKeys = [...new Set(newest.map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`))];
+    await m.query(LOCK_USERS_SQL, [userKeys]);
+    const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(all.length));
+    all.forEach((e, i) => {
+      cols[0][i] = e.tenantKey;
+      cols[1][i] = e.userIdType;
+      cols[2][i] = e.userId;
+      cols[3][i] = e.source;
+      cols[4][i] = e.sequence;
+      cols[5][i] = e.eventId;
+      cols[6][i] = e.counts.pc.web_app;
+      cols[7][i] = e.counts.pc.gadget;
+      cols[8][i] = e.counts.mobile.web_app;
+      cols[9][i] = e.counts.mobile.gadget;
+      cols[10][i] = e.occurredAt.toISOString();
+      cols[11][i] = i < newest.length;
+    });
+    const changed: { tenant_key: string; user_id_type: string; user_id: string; accepted: number }[] = await m.query(UPSERT_SOURCES_SQL, cols);
+    let usersChanged = 0;
+    if (changed.length > 0) {
+      const rows = await m.query(RECOMPUTE_DESIRED_SQL, [
+        changed.map((r) => r.tenant_key),
+        changed.map((r) => r.user_id_type),
+        changed.map((r) => r.user_id),
+      ]);
+      usersChanged = rows.length;
+      if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
+    }
+    const accepted = changed.reduce((n, r) => n + r.accepted, 0);
+    return { accepted, stale: all.length - accepted, usersChanged };
+  }
+}
