@@ -1,0 +1,149 @@
+import { type BadgeClassification, classifyBadgeResponse } from './classify-badge-response';
+import { type Clock, systemClock } from './clock';
+import { type FeishuAuthFailure, FeishuAuthError, redact } from './feishu-auth.error';
+import { DEFAULT_BADGE_TIMEOUT_MS, FEISHU_PATH } from './feishu.constants';
+import type { FeishuLogger } from './feishu.logger';
+import { joinUrl } from './feishu-response';
+import type { HttpPostResult, HttpTransport } from './http.transport';
+import type { TenantTokenProvider } from './tenant-token.provider';
+
+// A thin client over Node's fetch rather than @larksuiteoapi/node-sdk: the SDK fetches tokens without
+// single-flight, never evicts a token Feishu calls invalid (99991663), retries nothing, and throws axios errors
+// on HTTP 4xx/5xx where the reconciler needs a classified outcome.
+
+export type UserIdType = 'open_id' | 'union_id' | 'user_id';
+
+export interface ClientBadgeNum {
+  readonly web_app: number;
+  readonly gadget: number;
+}
+
+export interface SetAppBadgeRequest {
+  /** '' for a custom app. */
+  readonly tenantKey: string;
+  readonly userId: string;
+  readonly userIdType: UserIdType;
+  readonly version: string;
+  /** A side left out is not sent. */
+  readonly pc?: ClientBadgeNum;
+  readonly mobile?: ClientBadgeNum;
+}
+
+export interface SetAppBadgeResult extends BadgeClassification {
+  /** From the first token request to the last answer, retry included. */
+  readonly latencyMs: number;
+  /** True when Feishu refused the token, it was invalidated and the call was retried with a fresh one. */
+  readonly tokenRefreshed: boolean;
+  /**
+   * Set when outcome is 'auth' because no token could be obtained; 'provider_error' when the provider threw
+   * something other than a FeishuAuthError.
+   */
+  readonly authFailure?: FeishuAuthFailure | 'provider_error';
+}
+
+export interface FeishuBadgeClientOptions {
+  readonly baseUrl: string;
+  /** Per HTTP attempt. Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+type Attempt =
+  | { readonly kind: 'answered'; readonly token: string; readonly classification: BadgeClassification }
+  | {
+      readonly kind: 'no_token';
+      readonly classification: BadgeClassification;
+      readonly authFailure: FeishuAuthFailure | 'provider_error';
+    };
+
+export class FeishuBadgeClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly tokens: TenantTokenProvider,
+    options: FeishuBadgeClientOptions,
+    private readonly clock: Clock = systemClock,
+    private readonly logger?: FeishuLogger,
+  ) {
+    this.baseUrl = options.baseUrl;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_BADGE_TIMEOUT_MS;
+  }
+
+  /** Never throws for Feishu or network outcomes: every answer is classified. */
+  async setAppBadge(req: SetAppBadgeRequest): Promise<SetAppBadgeResult> {
+    const startedAt = this.clock.now();
+    const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult => ({
+      ...attempt.classification,
+      latencyMs: Math.max(0, this.clock.now() - startedAt),
+      tokenRefreshed,
+      ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
+    });
+
+    const first = await this.attempt(req);
+    // 'auth' from an answer means an auth code (classifyBadgeResponse); a 5xx carrying one stays transient.
+    if (first.kind === 'no_token' || first.classification.outcome !== 'auth') {
+      return finish(first, false);
+    }
+    // Feishu refused the token (99991661/3/4/71, at any HTTP status): drop it and retry exactly once.
+    this.tokens.invalidate(req.tenantKey, first.token);
+    this.logger?.debug(
+      { tenantKey: req.tenantKey, code: first.classification.code, logId: first.classification.logId },
+      'Feishu refused the tenant token; retrying once with a fresh one',
+    );
+    const second = await this.attempt(req);
+    return finish(second, second.kind === 'answered');
+  }
+
+  private async attempt(req: SetAppBadgeRequest): Promise<Attempt> {
+    let token: string;
+    try {
+      token = await this.tokens.getToken(req.tenantKey);
+    } catch (err) {
+      return noToken(err);
+    }
+    let answer: HttpPostResult;
+    try {
+      answer = await this.transport.postJson({
+        url: `${joinUrl(this.baseUrl, FEISHU_PATH.APP_BADGE_SET)}?user_id_type=${encodeURIComponent(req.userIdType)}`,
+        headers: { authorization: `Bearer ${token}` },
+        body: badgeBody(req),
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      // HttpTransport promises not to throw; one that does is a bug, reported rather than propagated.
+      const name = err instanceof Error ? err.name : typeof err;
+      return {
+        kind: 'answered',
+        token,
+        classification: { outcome: 'unexpected', code: null, httpStatus: null, msg: `transport threw ${name}`, logId: null },
+      };
+    }
+    const classification = classifyBadgeResponse(answer);
+    return { kind: 'answered', token, classification: { ...classification, msg: redact(classification.msg, [token]) } };
+  }
+}
+
+function badgeBody(req: SetAppBadgeRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = { user_id: req.userId, version: req.version };
+  if (req.pc) body['pc'] = { web_app: req.pc.web_app, gadget: req.pc.gadget };
+  if (req.mobile) body['mobile'] = { web_app: req.mobile.web_app, gadget: req.mobile.gadget };
+  return body;
+}
+
+function noToken(err: unknown): Attempt {
+  if (err instanceof FeishuAuthError) {
+    return {
+      kind: 'no_token',
+      authFailure: err.reason,
+      classification: { outcome: 'auth', code: err.code, httpStatus: err.httpStatus, msg: err.message, logId: err.logId },
+    };
+  }
+  // A provider outside this library broke its contract; its message is not known to be free of secrets.
+  const name = err instanceof Error ? err.name : typeof err;
+  return {
+    kind: 'no_token',
+    authFailure: 'provider_error',
+    classification: { outcome: 'auth', code: null, httpStatus: null, msg: `token provider threw ${name}`, logId: null },
+  };
+}
