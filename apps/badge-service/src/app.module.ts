@@ -1,13 +1,18 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
+import { DynamicModule, Global, Module, Type } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@badges/config';
 import { LoggerModule } from 'nestjs-pino';
+import { AuditRetentionModule } from './audit/audit-retention.module';
+import { AuditModule } from './audit/audit.module';
 import { Clock } from './common/clock';
+import { CorrelationModule } from './common/correlation.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
+import { ReconcileModule } from './reconcile/reconcile.module';
 
+@Global()
 @Module({ providers: [Clock], exports: [Clock] })
 class CommonModule {}
 
@@ -15,8 +20,10 @@ class CommonModule {}
 export class AppModule {
   /** One deployable; BADGE_ROLES picks which feature modules this process runs. */
   static forRoot(config: AppConfig): DynamicModule {
-    const roles: Type[] = [];
+    const roles: (Type | DynamicModule)[] = [];
     if (config.roles.has('ingest')) roles.push(IngestModule);
+    if (config.roles.has('reconcile')) roles.push(ReconcileModule);
+    if (config.roles.has('api')) roles.push(AuditModule.forRoot(config));
     return {
       module: AppModule,
       imports: [
@@ -26,6 +33,8 @@ export class AppModule {
         MetricsModule,
         DatabaseModule,
         HealthModule,
+        CorrelationModule,
+        AuditRetentionModule,
         ...roles,
       ],
     };

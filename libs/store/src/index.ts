@@ -1,3 +1,6 @@
 export * from './database';
 export * from './ingest.repository';
 export { MIGRATIONS } from './migrations';
+export * from './reconcile.repository';
+export * from './audit.repository';
+export * from './audit-partitions.repository';

@@ -69,13 +69,13 @@ export class InitialSchema1764115200000 implements MigrationInterface {
       CREATE INDEX badge_state_resync ON badge_state (last_pushed_at)
         WHERE desired_revision = pushed_revision AND status = 'in_sync'`);
 
-    // Deployment-wide push budget (token bucket) per Feishu quota scope, shared by every replica.
+    // Deployment-wide push budget per Feishu quota scope (the tenant; '' for a custom app), shared by every
+    // replica: pushes are given evenly spaced time slots, next_slot_at is the first free one (GCRA).
     await q.query(`
       CREATE TABLE push_budget (
-        scope         text             PRIMARY KEY,
-        tokens        double precision NOT NULL,
-        refilled_at   timestamptz      NOT NULL DEFAULT now(),
-        paused_until  timestamptz      NOT NULL DEFAULT '-infinity'
+        scope         text        PRIMARY KEY,
+        next_slot_at  timestamptz NOT NULL DEFAULT '-infinity',
+        paused_until  timestamptz NOT NULL DEFAULT '-infinity'
       )`);
 
     // The audit trail, partitioned by day so retention drops partitions instead of deleting rows. The default

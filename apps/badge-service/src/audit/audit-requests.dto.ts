@@ -1,0 +1,88 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateBy, ValidationOptions } from 'class-validator';
+import { decodeHistoryCursor, decodeStatusCursor } from './audit-cursor';
+import { AUDIT, type UserIdType } from './audit.constants';
+
+const INVALID_CURSOR = 'invalid cursor';
+
+function IsHistoryCursor(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    { name: 'isHistoryCursor', validator: { validate: (v) => decodeHistoryCursor(v) !== null, defaultMessage: () => INVALID_CURSOR } },
+    options,
+  );
+}
+
+/** Valid only with the status it was issued for. */
+function IsStatusCursor(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isStatusCursor',
+      validator: {
+        validate: (v, args) => decodeStatusCursor(v, (args?.object as { status: BadgeStatus }).status) !== null,
+        defaultMessage: () => INVALID_CURSOR,
+      },
+    },
+    options,
+  );
+}
+
+export class UserParams {
+  @ApiProperty({ description: "The user's id in Feishu, of the type given by userIdType", minLength: 1, maxLength: AUDIT.maxIdLength })
+  @IsString()
+  @Length(1, AUDIT.maxIdLength)
+  userId!: string;
+}
+
+export class IdentityQuery {
+  @ApiPropertyOptional({ description: 'Tenant of a store app; empty for a custom app', default: '', maxLength: AUDIT.maxIdLength })
+  @IsOptional()
+  @IsString()
+  @MaxLength(AUDIT.maxIdLength)
+  tenantKey: string = '';
+
+  @ApiPropertyOptional({ enum: AUDIT.userIdTypes, default: 'open_id' })
+  @IsOptional()
+  @IsIn(AUDIT.userIdTypes)
+  userIdType: UserIdType = 'open_id';
+}
+
+export class HistoryQuery extends IdentityQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(AUDIT.maxPageSize)
+  limit: number = AUDIT.defaultPageSize;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @IsHistoryCursor()
+  cursor?: string;
+}
+
+export class ListByStatusQuery {
+  @ApiProperty({ enum: BADGE_STATUSES })
+  @IsIn(BADGE_STATUSES)
+  status!: BadgeStatus;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(AUDIT.maxPageSize)
+  limit: number = AUDIT.defaultPageSize;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page (of the same status)' })
+  @IsOptional()
+  @IsString()
+  @IsStatusCursor()
+  cursor?: string;
+}
+
+/** Takes no parameters; declared so that unknown ones are refused like everywhere else. */
+export class NoQuery {}

@@ -1,0 +1,20 @@
+/** Limits of the audit API and the audit trail's maintenance schedule. */
+export const AUDIT = {
+  /** Longest user id, tenant key or event id the contract allows. */
+  maxIdLength: 128,
+  maxCursorLength: 1024,
+  defaultPageSize: 50,
+  maxPageSize: 200,
+  userIdTypes: ['open_id', 'union_id', 'user_id'] as const,
+  pushWindowSeconds: 3600,
+  /** Daily partitions kept ready: from this many days back to this many ahead (UTC days). */
+  partitionsBehindDays: 1,
+  partitionsAheadDays: 3,
+  maintenanceIntervalMs: 3_600_000,
+  /** Each replica's next pass is spread over ±10% of the interval. */
+  maintenanceJitter: 0.1,
+  /** After a failed pass (database down, lock timeout), try again sooner than the hour. */
+  maintenanceRetryMs: 60_000,
+} as const;
+
+export type UserIdType = (typeof AUDIT.userIdTypes)[number];

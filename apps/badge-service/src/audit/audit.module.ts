@@ -1,0 +1,34 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { AuditRepository } from '@badges/store';
+import { DataSource } from 'typeorm';
+import { IngestConsumer } from '../ingest/ingest.consumer';
+import { IngestModule } from '../ingest/ingest.module';
+import { AuditStatsService } from './audit-stats.service';
+import { AuditTokenGuard } from './audit-token.guard';
+import { BadgeAuditService } from './badge-audit.service';
+import { BadgesController } from './badges.controller';
+import { CONSUMER_LAG } from './consumer-lag';
+import { StatsController } from './stats.controller';
+
+/** The audit API under /v1 (the api role). */
+@Module({})
+export class AuditModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const providers: Provider[] = [
+      { provide: AuditRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditRepository(ds) },
+      BadgeAuditService,
+      AuditStatsService,
+      AuditTokenGuard,
+    ];
+    // Consumer lag is known only where this process consumes (the same IngestModule instance as AppModule's).
+    const withIngest = config.roles.has('ingest');
+    if (withIngest) providers.push({ provide: CONSUMER_LAG, useExisting: IngestConsumer });
+    return {
+      module: AuditModule,
+      imports: withIngest ? [IngestModule] : [],
+      controllers: [BadgesController, StatsController],
+      providers,
+    };
+  }
+}

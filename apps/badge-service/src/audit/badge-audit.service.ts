@@ -1,0 +1,150 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { AuditRepository, AuditRow, BadgeStateRow, BadgeStatus, StatusListRow, UserKey } from '@badges/store';
+import { decodeHistoryCursor, decodeStatusCursor, encodeHistoryCursor, encodeStatusCursor } from './audit-cursor';
+import type { UserIdType } from './audit.constants';
+import {
+  BadgeListItemView,
+  BadgeListPageView,
+  BadgeView,
+  CountsView,
+  HistoryItemView,
+  HistoryPageView,
+  LastErrorView,
+  ResyncAcceptedView,
+  SideCountsView,
+} from './audit-responses.dto';
+
+export interface AuditUserKey extends UserKey {
+  userIdType: UserIdType;
+}
+
+const RESYNC_DETAIL = 'operator resync through the audit API';
+
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+function side(webApp: number | null, gadget: number | null): SideCountsView | null {
+  return webApp === null || gadget === null ? null : { web_app: webApp, gadget };
+}
+
+function sameSide(a: SideCountsView, b: SideCountsView | null): boolean {
+  return b !== null && a.web_app === b.web_app && a.gadget === b.gadget;
+}
+
+function lastError(r: Pick<BadgeStateRow, 'last_error_code' | 'last_error_message' | 'last_error_log_id' | 'last_error_at'>): LastErrorView | null {
+  if (r.last_error_code === null && r.last_error_message === null && r.last_error_at === null) return null;
+  return { code: r.last_error_code, message: r.last_error_message, logId: r.last_error_log_id, at: iso(r.last_error_at) };
+}
+
+function historyItem(r: AuditRow): HistoryItemView {
+  const item: HistoryItemView = { at: r.at, kind: r.kind };
+  if (r.source !== null) item.source = r.source;
+  if (r.sequence !== null) item.sequence = Number(r.sequence);
+  if (r.event_id !== null) item.eventId = r.event_id;
+  if (r.old_counts !== null) item.old = r.old_counts;
+  if (r.new_counts !== null) item.new = r.new_counts;
+  if (r.version !== null) item.version = r.version;
+  if (r.outcome !== null) item.outcome = r.outcome;
+  if (r.code !== null) item.code = r.code;
+  if (r.http_status !== null) item.httpStatus = r.http_status;
+  if (r.latency_ms !== null) item.latencyMs = r.latency_ms;
+  if (r.log_id !== null) item.logId = r.log_id;
+  if (r.detail !== null) item.detail = r.detail;
+  return item;
+}
+
+function listItem(r: StatusListRow): BadgeListItemView {
+  return {
+    userId: r.user_id,
+    userIdType: r.user_id_type as UserIdType,
+    tenantKey: r.tenant_key,
+    status: r.status,
+    desiredChangedAt: r.desired_changed_at.toISOString(),
+    nextAttemptAt: r.next_attempt_at.toISOString(),
+    attempts: r.attempts,
+    lastError: lastError(r),
+  };
+}
+
+/** Answers "why does this user see N?" and lets an operator force a push. */
+@Injectable()
+export class BadgeAuditService {
+  constructor(private readonly repository: AuditRepository) {}
+
+  async badge(key: AuditUserKey): Promise<BadgeView> {
+    const found = await this.repository.badge(key);
+    if (!found) throw unknownUser();
+    const { state: s, sources } = found;
+    const desired: CountsView = {
+      pc: { web_app: s.desired_pc_web_app, gadget: s.desired_pc_gadget },
+      mobile: { web_app: s.desired_mobile_web_app, gadget: s.desired_mobile_gadget },
+    };
+    const applied = {
+      pc: side(s.applied_pc_web_app, s.applied_pc_gadget),
+      mobile: side(s.applied_mobile_web_app, s.applied_mobile_gadget),
+    };
+    return {
+      userId: s.user_id,
+      userIdType: s.user_id_type as UserIdType,
+      tenantKey: s.tenant_key,
+      desired,
+      applied,
+      inSync: s.desired_revision === s.pushed_revision && s.status === 'in_sync',
+      appliedEqualsDesired: sameSide(desired.pc, applied.pc) && sameSide(desired.mobile, applied.mobile),
+      status: s.status,
+      nextAttemptAt: s.next_attempt_at.toISOString(),
+      attempts: s.attempts,
+      desiredRevision: Number(s.desired_revision),
+      pushedRevision: Number(s.pushed_revision),
+      lastVersion: s.last_version,
+      lastPushedAt: iso(s.last_pushed_at),
+      desiredChangedAt: s.desired_changed_at.toISOString(),
+      sources: sources.map((x) => ({
+        source: x.source,
+        counts: { pc: { web_app: x.pc_web_app, gadget: x.pc_gadget }, mobile: { web_app: x.mobile_web_app, gadget: x.mobile_gadget } },
+        sequence: Number(x.sequence),
+        eventId: x.event_id,
+        occurredAt: x.occurred_at.toISOString(),
+        updatedAt: x.updated_at.toISOString(),
+      })),
+      lastError: lastError(s),
+    };
+  }
+
+  /** The cursor was validated with the query; decoding it again cannot fail. */
+  async history(key: AuditUserKey, limit: number, cursor?: string): Promise<HistoryPageView> {
+    const after = cursor === undefined ? undefined : (decodeHistoryCursor(cursor) ?? undefined);
+    const rows = await this.repository.history(key, limit + 1, after);
+    if (rows.length === 0 && !(await this.repository.userExists(key))) throw unknownUser();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(historyItem), nextCursor: rows.length > limit ? encodeHistoryCursor({ at: last.at, id: last.id }) : null };
+  }
+
+  async listByStatus(status: BadgeStatus, limit: number, cursor?: string): Promise<BadgeListPageView> {
+    const after = cursor === undefined ? undefined : (decodeStatusCursor(cursor, status) ?? undefined);
+    const rows = await this.repository.listByStatus(status, limit + 1, after);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(listItem),
+      nextCursor:
+        rows.length > limit ? encodeStatusCursor(status, { tenantKey: last.tenant_key, userIdType: last.user_id_type, userId: last.user_id }) : null,
+    };
+  }
+
+  async resync(key: AuditUserKey): Promise<ResyncAcceptedView> {
+    const row = await this.repository.resync(key, RESYNC_DETAIL);
+    if (!row) throw unknownUser();
+    return {
+      userId: row.user_id,
+      userIdType: row.user_id_type as UserIdType,
+      tenantKey: row.tenant_key,
+      desiredRevision: Number(row.desired_revision),
+      status: row.status,
+    };
+  }
+}
+
+function unknownUser(): NotFoundException {
+  return new NotFoundException('unknown user (no badge state for this tenantKey, userIdType and userId)');
+}

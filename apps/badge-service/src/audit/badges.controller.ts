@@ -1,0 +1,44 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { AuditApi } from './audit-api.decorator';
+import { HistoryQuery, IdentityQuery, ListByStatusQuery, UserParams } from './audit-requests.dto';
+import { ApiErrorView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView } from './audit-responses.dto';
+import { BadgeAuditService } from './badge-audit.service';
+
+@AuditApi()
+@Controller('v1/badges')
+export class BadgesController {
+  constructor(private readonly audit: BadgeAuditService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Users with a status, in key order, cursor-paginated' })
+  @ApiOkResponse({ type: BadgeListPageView })
+  list(@Query() q: ListByStatusQuery): Promise<BadgeListPageView> {
+    return this.audit.listByStatus(q.status, q.limit, q.cursor);
+  }
+
+  @Get(':userId')
+  @ApiOperation({ summary: "A user's badge: desired and applied counts, sources, reconciler state, last error" })
+  @ApiOkResponse({ type: BadgeView })
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
+  badge(@Param() p: UserParams, @Query() q: IdentityQuery): Promise<BadgeView> {
+    return this.audit.badge({ ...q, userId: p.userId });
+  }
+
+  @Get(':userId/history')
+  @ApiOperation({ summary: "A user's timeline, newest first: source changes, stale events, pushes, resyncs, parking" })
+  @ApiOkResponse({ type: HistoryPageView })
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
+  history(@Param() p: UserParams, @Query() q: HistoryQuery): Promise<HistoryPageView> {
+    return this.audit.history({ tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
+  }
+
+  @Post(':userId/resync')
+  @HttpCode(202)
+  @ApiOperation({ summary: "Push the user's desired badge now, both sides (also un-parks it)" })
+  @ApiAcceptedResponse({ type: ResyncAcceptedView })
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
+  resync(@Param() p: UserParams, @Query() q: IdentityQuery): Promise<ResyncAcceptedView> {
+    return this.audit.resync({ ...q, userId: p.userId });
+  }
+}

@@ -1,0 +1,108 @@
+import { SetAppBadgeResult } from '@badges/feishu';
+import { Completion } from '@badges/store';
+import { backoffMs } from '../common/retry';
+import { PushPlan } from './push-plan';
+
+export interface DecisionPolicy {
+  minIntervalMs: number;
+  conflictRetryMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface Attempted {
+  tenantKey: string;
+  userIdType: string;
+  userId: string;
+  version: string;
+  attempts: number;
+}
+
+/**
+ * Classifies one answer into what happens to the user next. The one place where retryable and terminal are
+ * decided. An answer that may have been applied (5xx, timeout, anything unexpected) forgets the sent sides, so
+ * the next push sends them again instead of trusting a stale record of Feishu.
+ */
+export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, policy: DecisionPolicy, random: () => number): Completion {
+  const base = {
+    tenantKey: u.tenantKey,
+    userIdType: u.userIdType,
+    userId: u.userId,
+    version: u.version,
+    sent: plan,
+    outcome: r.outcome,
+    code: r.code,
+    httpStatus: r.httpStatus,
+    message: r.msg || null,
+    logId: r.logId,
+    latencyMs: r.latencyMs,
+    forgetPc: false,
+    forgetMobile: false,
+    minVersion: null,
+  };
+  const backoff = (): Completion => ({
+    ...base,
+    kind: 'retry',
+    status: 'backing_off',
+    attempts: u.attempts + 1,
+    delayMs: backoffMs(u.attempts, policy.backoffBaseMs, policy.backoffMaxMs, random),
+  });
+  switch (r.outcome) {
+    case 'applied':
+      return { ...base, kind: 'applied', status: 'in_sync', attempts: 0, delayMs: policy.minIntervalMs };
+    case 'version_conflict':
+    case 'invalid_version':
+      // Feishu holds a version at least ours, maybe from another writer: its state is unknown for the side.
+      return {
+        ...base,
+        kind: 'retry',
+        status: 'pending',
+        attempts: u.attempts + 1,
+        delayMs: policy.conflictRetryMs,
+        minVersion: r.latestVersion ?? null,
+        forgetPc: r.code !== 213002 && !!plan.pc,
+        forgetMobile: r.code !== 213001 && !!plan.mobile,
+      };
+    case 'rate_limited':
+      return { ...base, kind: 'retry', status: 'pending', attempts: u.attempts, delayMs: r.retryAfterMs ?? 1000 };
+    case 'user_invalid':
+    case 'user_invisible':
+      return { ...base, kind: 'park', status: 'parked', attempts: u.attempts + 1, delayMs: 0 };
+    case 'concurrent':
+    case 'auth':
+    case 'no_data':
+      return backoff();
+    case 'transient':
+    case 'unexpected':
+    default:
+      return { ...backoff(), forgetPc: !!plan.pc, forgetMobile: !!plan.mobile };
+  }
+}
+
+/** A push not sent because the deployment is paused by a 429 seen meanwhile: retry when the pause ends. */
+export function deferred(u: Attempted, delayMs: number): Completion {
+  return {
+    tenantKey: u.tenantKey,
+    userIdType: u.userIdType,
+    userId: u.userId,
+    version: u.version,
+    kind: 'retry',
+    status: 'pending',
+    attempts: u.attempts,
+    delayMs,
+    sent: null,
+    outcome: 'deferred',
+    code: null,
+    httpStatus: null,
+    message: 'not sent: pushing paused after a rate limit',
+    logId: null,
+    latencyMs: null,
+    forgetPc: false,
+    forgetMobile: false,
+    minVersion: null,
+  };
+}
+
+export function noop(u: Attempted): Completion {
+  return { ...deferred(u, 0), kind: 'noop', status: 'in_sync', attempts: 0, outcome: 'noop', message: null };
+}

@@ -1,0 +1,213 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { APP_CONFIG, AppConfig } from '@badges/config';
+import { FeishuBadgeClient } from '@badges/feishu';
+import { Claim, ClaimedUser, Completion, ReconcileRepository } from '@badges/store';
+import { Clock } from '../common/clock';
+import { backoffMs } from '../common/retry';
+import { ReadinessRegistry } from '../health/readiness.registry';
+import { Metrics } from '../metrics/metrics.service';
+import { DirtyListener } from './dirty.listener';
+import { decide, DecisionPolicy, deferred, noop } from './push-decision';
+import { planPush } from './push-plan';
+import { RECONCILE } from './reconcile.constants';
+
+/**
+ * Level-triggered controller: claims due dirty users (leased, versioned, within the shared budget), pushes the
+ * differing sides at their reserved slots, and writes each outcome back fenced by lease and version. Holds no
+ * transaction across a Feishu call; any number of replicas can run it.
+ */
+@Injectable()
+export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly log = new Logger(ReconcileLoop.name);
+  private readonly policy: DecisionPolicy;
+  private readonly spacingMs: number;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private inflight = 0;
+  private readonly batches = new Set<Promise<void>>();
+  private wake = new AbortController();
+  private lastTickAt = 0;
+  private readonly budgets = new Set<string>();
+  private gaugeTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: ReconcileRepository,
+    private readonly feishu: FeishuBadgeClient,
+    private readonly listener: DirtyListener,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+    readiness: ReadinessRegistry,
+  ) {
+    const r = config.reconcile;
+    this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
+    this.spacingMs = 1000 / (config.feishu.rateLimit * RECONCILE.rateHeadroom);
+    readiness.register('reconcile', () => {
+      const age = this.clock.now() - this.lastTickAt;
+      return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loopDone = this.run();
+    this.listener.start(() => this.poke());
+    this.gaugeTimer = setInterval(() => void this.updateGauges(), RECONCILE.gaugeIntervalMs);
+    this.gaugeTimer.unref();
+  }
+
+  /** Stop claiming, let pushes in flight finish within the lease, then give back what is left. */
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    clearInterval(this.gaugeTimer);
+    this.poke();
+    await this.loopDone;
+    const deadline = new Promise((r) => setTimeout(r, this.config.reconcile.leaseMs).unref());
+    await Promise.race([Promise.all([...this.batches]), deadline]);
+    const released = await this.repository.releaseLeases(this.owner).catch(() => 0);
+    if (released > 0) this.log.log({ released }, 'leases released at shutdown');
+  }
+
+  poke(): void {
+    this.wake.abort();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      this.lastTickAt = this.clock.now();
+      let sleepUntil = this.lastTickAt + this.config.reconcile.pollMs;
+      try {
+        const r = await this.tick();
+        failures = 0;
+        if (r.claimed > 0 && this.inflight < this.config.reconcile.concurrency) continue;
+        if (r.wakeAt !== null) sleepUntil = Math.min(sleepUntil, Math.max(r.wakeAt, this.clock.now() + RECONCILE.minSleepMs));
+      } catch (e) {
+        this.log.error({ err: e }, 'reconcile tick failed');
+        sleepUntil = this.clock.now() + backoffMs(failures++, 200, 5000, () => this.clock.random());
+      }
+      if (this.inflight >= this.config.reconcile.concurrency) sleepUntil = this.clock.now() + this.config.reconcile.pollMs;
+      await this.sleepUntil(sleepUntil);
+    }
+  }
+
+  private async tick(): Promise<{ claimed: number; wakeAt: number | null }> {
+    const store = this.config.feishu.appType === 'store';
+    const scopes = store ? await this.repository.dueScopes() : [''];
+    let claimed = 0;
+    let wakeAt: number | null = null;
+    for (const scope of scopes) {
+      const capacity = this.config.reconcile.concurrency - this.inflight;
+      if (capacity <= 0) break;
+      if (!this.budgets.has(scope)) {
+        await this.repository.ensureBudget(scope);
+        this.budgets.add(scope);
+      }
+      const claim = await this.repository.claim({
+        scope,
+        tenantFilter: store ? scope : null,
+        owner: this.owner,
+        limit: Math.min(this.config.reconcile.batchSize, capacity),
+        leaseMs: this.config.reconcile.leaseMs,
+        spacingMs: this.spacingMs,
+        horizonMs: RECONCILE.slotHorizonMs,
+      });
+      if (claim.users.length > 0) {
+        claimed += claim.users.length;
+        this.launch(claim, scope);
+      } else if (claim.budgetFreeAt !== null) {
+        wakeAt = Math.min(wakeAt ?? Infinity, claim.budgetFreeAt);
+      }
+    }
+    if (claimed === 0) {
+      const due = await this.repository.earliestDue();
+      if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
+    }
+    return { claimed, wakeAt };
+  }
+
+  private launch(claim: Claim, scope: string): void {
+    const n = claim.users.length;
+    this.inflight += n;
+    const p: Promise<void> = this.pushBatch(claim, scope)
+      .catch((e) => this.log.error({ err: e }, 'push batch failed'))
+      .finally(() => {
+        this.inflight -= n;
+        this.batches.delete(p);
+        this.poke();
+      });
+    this.batches.add(p);
+  }
+
+  private async pushBatch(claim: Claim, scope: string): Promise<void> {
+    const pause = { until: 0 };
+    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, pause)));
+    await this.complete(completions, claim.users);
+  }
+
+  private async pushOne(u: ClaimedUser, slotAt: number, scope: string, pause: { until: number }): Promise<Completion> {
+    if (u.leaseTakenOver) this.metrics.leasesTakenOver.inc();
+    const plan = planPush(u.desired, u.applied, u.forceFull);
+    if (plan === null) return noop(u);
+    const wait = slotAt - this.clock.now();
+    if (wait > 1) await this.clock.sleep(wait);
+    if (pause.until > this.clock.now()) return deferred(u, pause.until - this.clock.now());
+    const r = await this.feishu.setAppBadge({ tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan });
+    this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
+    this.metrics.pushSeconds.observe(r.latencyMs / 1000);
+    if (r.tokenRefreshed) this.metrics.tokenRefreshes.inc();
+    if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() - u.desiredChangedAt.getTime()) / 1000);
+    if (r.outcome === 'rate_limited') {
+      const ms = r.retryAfterMs ?? 1000;
+      pause.until = Math.max(pause.until, this.clock.now() + ms);
+      this.metrics.rateLimitPauses.inc();
+      this.log.warn({ scope, pauseMs: ms, logId: r.logId }, 'Feishu rate limit: pausing every replica');
+      await this.repository.pause(scope, ms).catch((e) => this.log.error({ err: e }, 'could not record the pause'));
+    }
+    const c = decide(u, plan, r, this.policy, () => this.clock.random());
+    if (c.kind === 'park') this.metrics.usersParked.inc();
+    if (r.outcome !== 'applied') {
+      this.log.warn({ userId: u.userId, version: u.version, outcome: r.outcome, code: r.code, httpStatus: r.httpStatus, logId: r.logId }, 'push not applied');
+    }
+    return c;
+  }
+
+  /** Retries a failed write (e.g. Postgres restarting) until the lease would have expired anyway. */
+  private async complete(completions: Completion[], users: ClaimedUser[]): Promise<void> {
+    const giveUpAt = this.clock.now() + this.config.reconcile.leaseMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const written = await this.repository.complete(this.owner, completions);
+        if (written.length < completions.length) {
+          this.log.warn({ lost: completions.length - written.length }, 'leases lost during push: results dropped');
+        }
+        return;
+      } catch (e) {
+        if (this.clock.now() > giveUpAt) {
+          this.log.error({ err: e, users: users.length }, 'could not record push results; leases will expire and retry');
+          return;
+        }
+        await this.clock.sleep(backoffMs(attempt, 100, 2000, () => this.clock.random()));
+      }
+    }
+  }
+
+  private async sleepUntil(at: number): Promise<void> {
+    const ms = at - this.clock.now();
+    if (ms > 0 && !this.wake.signal.aborted) await this.clock.sleep(ms, this.wake.signal);
+    this.wake = new AbortController();
+  }
+
+  private async updateGauges(): Promise<void> {
+    try {
+      const s = await this.repository.dirtySummary();
+      this.metrics.dirtyUsers.set(s.dirty);
+      this.metrics.oldestPendingSeconds.set(s.oldestMs === null ? 0 : Math.max(0, (this.clock.now() - s.oldestMs) / 1000));
+    } catch {
+      // the next tick reports it
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { ConfigError, CONFIG_VARIABLES, loadConfig } from './app-config';
+
+const base = { FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', AUDIT_API_TOKENS: 'a-token-of-sixteen+' };
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(base);
+    expect(c.kafka).toMatchObject({ brokers: ['127.0.0.1:9092'], topic: 'badge.unread-count-changed.v1', dlqTopic: 'badge.unread-count-changed.v1.dlq', groupId: 'badge-reconciler' });
+    expect(c.database.url).toBe('postgres://postgres@127.0.0.1:5432/badges');
+    expect(c.feishu).toMatchObject({ baseUrl: 'https://open.feishu.cn', appType: 'custom', rateLimit: 50 });
+    expect([c.http.port, [...c.roles], c.audit.retentionDays]).toEqual([3000, ['ingest', 'reconcile', 'api'], 7]);
+    expect(c.reconcile.minIntervalMs).toBe(1000);
+  });
+
+  it('names every bad variable at once, and never echoes a value', () => {
+    let err: unknown;
+    try {
+      loadConfig({ ...base, KAFKA_BROKERS: 'x', HTTP_PORT: 'eighty', FEISHU_APP_TYPE: 'isv', BADGE_ROLES: 'api,chef', FEISHU_RATE_LIMIT: '0' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const names = (err as ConfigError).problems.map((p) => p.split(':')[0]).sort();
+    expect(names).toEqual(['BADGE_ROLES', 'FEISHU_APP_TYPE', 'FEISHU_RATE_LIMIT', 'HTTP_PORT', 'KAFKA_BROKERS']);
+    expect((err as Error).message).not.toContain('eighty');
+  });
+
+  it('requires credentials for reconcile, tokens for api, and lets ingest alone run without either', () => {
+    expect(() => loadConfig({})).toThrow(/FEISHU_APP_ID[\s\S]*FEISHU_APP_SECRET[\s\S]*AUDIT_API_TOKENS/);
+    expect([...loadConfig({ BADGE_ROLES: 'ingest' }).roles]).toEqual(['ingest']);
+  });
+
+  it('lists every variable of the design contract', () => {
+    for (const v of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'DATABASE_URL', 'FEISHU_BASE_URL', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_APP_TYPE', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'FEISHU_RATE_LIMIT', 'HTTP_PORT', 'AUDIT_API_TOKENS', 'BADGE_ROLES', 'AUDIT_RETENTION_DAYS']) {
+      expect(CONFIG_VARIABLES).toContain(v);
+    }
+  });
+});

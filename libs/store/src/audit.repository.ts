@@ -1,0 +1,254 @@
+import { DataSource } from 'typeorm';
+import { NOTIFY_DIRTY_SQL } from './ingest.repository';
+
+export type BadgeStatus = 'pending' | 'in_sync' | 'backing_off' | 'parked';
+export const BADGE_STATUSES: readonly BadgeStatus[] = ['pending', 'in_sync', 'backing_off', 'parked'];
+
+export interface UserKey {
+  tenantKey: string;
+  userIdType: string;
+  userId: string;
+}
+
+/** Keyset position in one user's timeline: `at` in microseconds as text (Postgres precision), then `id`. */
+export interface HistoryPosition {
+  at: string;
+  id: string;
+}
+
+const AT_TEXT = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export const BADGE_STATE_SQL = `
+  SELECT tenant_key, user_id_type, user_id,
+         desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
+         applied_pc_web_app, applied_pc_gadget, applied_mobile_web_app, applied_mobile_gadget,
+         status, next_attempt_at, attempts, desired_revision::text, pushed_revision::text, last_version::text,
+         last_pushed_at, desired_changed_at,
+         last_error_code, last_error_message, last_error_log_id, last_error_at
+  FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
+
+export const BADGE_SOURCES_SQL = `
+  SELECT source, sequence::text, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, updated_at
+  FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
+  ORDER BY source`;
+
+const HISTORY_COLUMNS = `
+  ${AT_TEXT} AS at, id::text, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
+  outcome, code, http_status, latency_ms, log_id, detail`;
+
+/** Newest first over the index badge_audit_user (tenant_key, user_id_type, user_id, at DESC, id DESC). */
+export const HISTORY_FIRST_PAGE_SQL = `
+  SELECT ${HISTORY_COLUMNS} FROM badge_audit
+  WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
+  ORDER BY at DESC, id DESC LIMIT $4`;
+
+export const HISTORY_AFTER_SQL = `
+  SELECT ${HISTORY_COLUMNS} FROM badge_audit
+  WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 AND (at, id) < ($5::timestamptz, $6::bigint)
+  ORDER BY at DESC, id DESC LIMIT $4`;
+
+export const USER_EXISTS_SQL = `
+  SELECT 1 FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
+
+const LIST_COLUMNS = `
+  tenant_key, user_id_type, user_id, status, desired_changed_at, next_attempt_at, attempts,
+  last_error_code, last_error_message, last_error_log_id, last_error_at`;
+
+/** Keyset over the index badge_state_status (status, tenant_key, user_id_type, user_id): each page starts strictly
+ * after the last key seen, so concurrent writes cause no duplicate, and a user keeping its status is never skipped. */
+export const LIST_BY_STATUS_FIRST_PAGE_SQL = `
+  SELECT ${LIST_COLUMNS} FROM badge_state WHERE status = $1
+  ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
+
+export const LIST_BY_STATUS_AFTER_SQL = `
+  SELECT ${LIST_COLUMNS} FROM badge_state
+  WHERE status = $1 AND (tenant_key, user_id_type, user_id) > ($3, $4, $5)
+  ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
+
+/** Per-status counts: one pass over the status index (index-only when the visibility map is fresh). */
+export const COUNT_BY_STATUS_SQL = `
+  SELECT count(*) FILTER (WHERE status = 'pending')::int     AS pending,
+         count(*) FILTER (WHERE status = 'in_sync')::int     AS in_sync,
+         count(*) FILTER (WHERE status = 'backing_off')::int AS backing_off,
+         count(*) FILTER (WHERE status = 'parked')::int      AS parked,
+         count(*)::int                                       AS total
+  FROM badge_state`;
+
+/** The reconciler's backlog through the partial index badge_state_dirty: parked users wait for an operator, not
+ * for the reconciler, so they are counted under `parked` and not here (as the badge_dirty_users gauge does). */
+export const DIRTY_SUMMARY_SQL = `
+  SELECT count(*)::int AS dirty,
+         extract(epoch FROM clock_timestamp() - min(desired_changed_at))::float8 AS oldest_age_seconds
+  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+
+/** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
+export const PUSHES_SINCE_SQL = `
+  SELECT outcome, code, count(*)::int AS n FROM badge_audit
+  WHERE kind = 'push' AND at >= clock_timestamp() - $1 * interval '1 second'
+  GROUP BY outcome, code`;
+
+/** Operator resync: the reconciler pushes both sides now (force_full), and a parked user is un-parked. */
+export const RESYNC_SQL = `
+  WITH before AS (
+    SELECT status FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 FOR UPDATE
+  ),
+  upd AS (
+    UPDATE badge_state SET force_full = true, desired_revision = desired_revision + 1, status = 'pending',
+                           attempts = 0, next_attempt_at = now(), updated_at = now()
+    WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
+    RETURNING tenant_key, user_id_type, user_id, desired_revision::text, status
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
+    SELECT u.tenant_key, u.user_id_type, u.user_id, 'resync', $4 || ' (was ' || b.status || ')'
+    FROM upd u, before b
+  )
+  SELECT u.tenant_key, u.user_id_type, u.user_id, u.desired_revision, u.status FROM upd u`;
+
+export interface BadgeStateRow {
+  tenant_key: string;
+  user_id_type: string;
+  user_id: string;
+  desired_pc_web_app: number;
+  desired_pc_gadget: number;
+  desired_mobile_web_app: number;
+  desired_mobile_gadget: number;
+  applied_pc_web_app: number | null;
+  applied_pc_gadget: number | null;
+  applied_mobile_web_app: number | null;
+  applied_mobile_gadget: number | null;
+  status: BadgeStatus;
+  next_attempt_at: Date;
+  attempts: number;
+  desired_revision: string;
+  pushed_revision: string;
+  last_version: string;
+  last_pushed_at: Date | null;
+  desired_changed_at: Date;
+  last_error_code: number | null;
+  last_error_message: string | null;
+  last_error_log_id: string | null;
+  last_error_at: Date | null;
+}
+
+export interface BadgeSourceRow {
+  source: string;
+  sequence: string;
+  event_id: string;
+  pc_web_app: number;
+  pc_gadget: number;
+  mobile_web_app: number;
+  mobile_gadget: number;
+  occurred_at: Date;
+  updated_at: Date;
+}
+
+export interface AuditRow {
+  at: string;
+  id: string;
+  kind: string;
+  source: string | null;
+  sequence: string | null;
+  event_id: string | null;
+  old_counts: unknown;
+  new_counts: unknown;
+  version: string | null;
+  outcome: string | null;
+  code: number | null;
+  http_status: number | null;
+  latency_ms: number | null;
+  log_id: string | null;
+  detail: string | null;
+}
+
+export interface StatusListRow {
+  tenant_key: string;
+  user_id_type: string;
+  user_id: string;
+  status: BadgeStatus;
+  desired_changed_at: Date;
+  next_attempt_at: Date;
+  attempts: number;
+  last_error_code: number | null;
+  last_error_message: string | null;
+  last_error_log_id: string | null;
+  last_error_at: Date | null;
+}
+
+export interface StatusCounts {
+  pending: number;
+  in_sync: number;
+  backing_off: number;
+  parked: number;
+  total: number;
+}
+
+export interface PushCount {
+  outcome: string | null;
+  code: number | null;
+  n: number;
+}
+
+export interface ResyncRow {
+  tenant_key: string;
+  user_id_type: string;
+  user_id: string;
+  desired_revision: string;
+  status: BadgeStatus;
+}
+
+const keyParams = (k: UserKey) => [k.tenantKey, k.userIdType, k.userId];
+
+/** Every read the audit API makes, and the operator resync. Parameterised statements only. */
+export class AuditRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async badge(key: UserKey): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
+    const [states, sources]: [BadgeStateRow[], BadgeSourceRow[]] = await Promise.all([
+      this.ds.query(BADGE_STATE_SQL, keyParams(key)),
+      this.ds.query(BADGE_SOURCES_SQL, keyParams(key)),
+    ]);
+    return states.length === 0 ? null : { state: states[0], sources };
+  }
+
+  async userExists(key: UserKey): Promise<boolean> {
+    return (await this.ds.query(USER_EXISTS_SQL, keyParams(key))).length > 0;
+  }
+
+  /** Up to `limit` entries strictly older than `after` (newest first). */
+  history(key: UserKey, limit: number, after?: HistoryPosition): Promise<AuditRow[]> {
+    return after
+      ? this.ds.query(HISTORY_AFTER_SQL, [...keyParams(key), limit, after.at, after.id])
+      : this.ds.query(HISTORY_FIRST_PAGE_SQL, [...keyParams(key), limit]);
+  }
+
+  /** Up to `limit` users with the status, in key order, strictly after `after`. */
+  listByStatus(status: BadgeStatus, limit: number, after?: UserKey): Promise<StatusListRow[]> {
+    return after
+      ? this.ds.query(LIST_BY_STATUS_AFTER_SQL, [status, limit, ...keyParams(after)])
+      : this.ds.query(LIST_BY_STATUS_FIRST_PAGE_SQL, [status, limit]);
+  }
+
+  async countByStatus(): Promise<StatusCounts> {
+    return (await this.ds.query(COUNT_BY_STATUS_SQL))[0];
+  }
+
+  async dirtySummary(): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
+    const [row]: { dirty: number; oldest_age_seconds: number | null }[] = await this.ds.query(DIRTY_SUMMARY_SQL);
+    return { dirty: row.dirty, oldestAgeSeconds: row.oldest_age_seconds };
+  }
+
+  pushesSince(seconds: number): Promise<PushCount[]> {
+    return this.ds.query(PUSHES_SINCE_SQL, [seconds]);
+  }
+
+  /** Marks the user for a full push now and wakes the reconcilers (the notification is sent at commit). */
+  resync(key: UserKey, detail: string): Promise<ResyncRow | null> {
+    return this.ds.transaction(async (m) => {
+      const rows: ResyncRow[] = await m.query(RESYNC_SQL, [...keyParams(key), detail]);
+      if (rows.length === 0) return null;
+      await m.query(NOTIFY_DIRTY_SQL, ['1']);
+      return rows[0];
+    });
+  }
+}

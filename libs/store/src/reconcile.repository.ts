@@ -1,0 +1,333 @@
+import { Counts } from '@badges/contracts';
+import { DataSource } from 'typeorm';
+
+/** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
+export interface ClaimedUser {
+  tenantKey: string;
+  userIdType: 'open_id' | 'union_id' | 'user_id';
+  userId: string;
+  version: string;
+  revision: string;
+  desired: Counts;
+  applied: { pc: Counts['pc'] | null; mobile: Counts['mobile'] | null };
+  forceFull: boolean;
+  attempts: number;
+  desiredChangedAt: Date;
+  leaseTakenOver: boolean;
+}
+
+export interface Claim {
+  users: ClaimedUser[];
+  /** When the first reserved push may be sent; the rest follow every `spacingMs`. */
+  firstSlotAt: number;
+  spacingMs: number;
+  /** When nothing could be claimed because the budget is spent or paused: when to try again. */
+  budgetFreeAt: number | null;
+}
+
+export type CompletionKind = 'applied' | 'noop' | 'retry' | 'park';
+
+/** What one push attempt does to its user's row; written only if the lease still holds (fencing). */
+export interface Completion {
+  tenantKey: string;
+  userIdType: string;
+  userId: string;
+  version: string;
+  kind: CompletionKind;
+  sent: { pc?: Counts['pc']; mobile?: Counts['mobile'] } | null;
+  /** Sides whose state at Feishu is no longer known (an answer that may have been applied, a conflict). */
+  forgetPc: boolean;
+  forgetMobile: boolean;
+  delayMs: number;
+  /** For retry: 'pending' (not the user's fault) or 'backing_off'. */
+  status: 'pending' | 'backing_off' | 'parked' | 'in_sync';
+  attempts: number;
+  /** Feishu said its version is at least this: allocate above it next time. */
+  minVersion: string | null;
+  outcome: string;
+  code: number | null;
+  httpStatus: number | null;
+  message: string | null;
+  logId: string | null;
+  latencyMs: number | null;
+}
+
+export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
+
+export const LOCK_BUDGET_SQL = `
+  SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp(), paused_until)) * 1000)::float8 AS start_ms,
+         (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
+  FROM push_budget WHERE scope = $1 FOR UPDATE`;
+
+export const ADVANCE_BUDGET_SQL = `UPDATE push_budget SET next_slot_at = to_timestamp($2::float8 / 1000) WHERE scope = $1`;
+
+/**
+ * Claims up to $1 due dirty users, oldest due first, skipping rows other replicas hold. In the same statement:
+ * the lease (owner, expiry, also the next attempt time so an abandoned lease comes due by itself) and the
+ * version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like Feishu's examples.
+ */
+export const CLAIM_SQL = `
+  WITH due AS (
+    SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner
+    FROM badge_state
+    WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
+      AND ($4::text IS NULL OR tenant_key = $4)
+    ORDER BY next_attempt_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE badge_state b SET
+    lease_owner = $2,
+    lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
+    next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond',
+    last_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
+    lease_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
+    lease_revision = b.desired_revision,
+    updated_at = now()
+  FROM due
+  WHERE (b.tenant_key, b.user_id_type, b.user_id) = (due.tenant_key, due.user_id_type, due.user_id)
+  RETURNING b.tenant_key, b.user_id_type, b.user_id, b.lease_version::text AS version,
+            b.lease_revision::text AS revision,
+            b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
+            b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
+            b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over`;
+
+/** Tenants with due work, for store apps whose quota is per tenant. Reads the dirty index only. */
+export const DUE_SCOPES_SQL = `
+  SELECT DISTINCT tenant_key FROM (
+    SELECT tenant_key FROM badge_state
+    WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
+    ORDER BY next_attempt_at LIMIT 1000) due`;
+
+export const EARLIEST_DUE_SQL = `
+  SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
+  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+
+export const DIRTY_SUMMARY_SQL = `
+  SELECT count(*)::int AS dirty, (extract(epoch FROM min(desired_changed_at)) * 1000)::float8 AS oldest_ms
+  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+
+/** Fenced completion of a batch of attempts, and their audit rows, in one statement. */
+export const COMPLETE_SQL = `
+  WITH d AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                         $6::jsonb[], $7::bool[], $8::bool[], $9::int[], $10::text[], $11::int[], $12::bigint[],
+                         $13::text[], $14::int[], $15::int[], $16::text[], $17::text[], $18::int[])
+      AS t(tenant_key, user_id_type, user_id, version, kind, sent, forget_pc, forget_mobile, delay_ms, status,
+           attempts, min_version, outcome, code, http_status, message, log_id, latency_ms)
+  ),
+  upd AS (
+    UPDATE badge_state b SET
+      pushed_revision = CASE WHEN d.kind IN ('applied', 'noop') THEN b.lease_revision ELSE b.pushed_revision END,
+      applied_pc_web_app = CASE WHEN d.kind = 'applied' AND d.sent ? 'pc' THEN (d.sent #>> '{pc,web_app}')::int
+                                WHEN d.forget_pc THEN NULL ELSE b.applied_pc_web_app END,
+      applied_pc_gadget = CASE WHEN d.kind = 'applied' AND d.sent ? 'pc' THEN (d.sent #>> '{pc,gadget}')::int
+                               WHEN d.forget_pc THEN NULL ELSE b.applied_pc_gadget END,
+      applied_mobile_web_app = CASE WHEN d.kind = 'applied' AND d.sent ? 'mobile' THEN (d.sent #>> '{mobile,web_app}')::int
+                                    WHEN d.forget_mobile THEN NULL ELSE b.applied_mobile_web_app END,
+      applied_mobile_gadget = CASE WHEN d.kind = 'applied' AND d.sent ? 'mobile' THEN (d.sent #>> '{mobile,gadget}')::int
+                                   WHEN d.forget_mobile THEN NULL ELSE b.applied_mobile_gadget END,
+      applied_at = CASE WHEN d.kind = 'applied' THEN now() ELSE b.applied_at END,
+      last_pushed_at = CASE WHEN d.kind = 'applied' THEN now() ELSE b.last_pushed_at END,
+      force_full = CASE WHEN d.kind IN ('applied', 'noop') AND b.desired_revision = b.lease_revision THEN false
+                        ELSE b.force_full END,
+      status = CASE WHEN d.kind IN ('applied', 'noop') AND b.desired_revision = b.lease_revision THEN 'in_sync'
+                    WHEN d.kind IN ('applied', 'noop') THEN 'pending'
+                    WHEN d.kind = 'park' AND b.desired_revision <> b.lease_revision THEN 'pending'
+                    ELSE d.status END,
+      attempts = d.attempts,
+      next_attempt_at = clock_timestamp() + d.delay_ms * interval '1 millisecond',
+      last_version = greatest(b.last_version, coalesce(d.min_version, 0)),
+      last_error_code = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.code END,
+      last_error_message = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.message END,
+      last_error_log_id = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.log_id END,
+      last_error_at = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE now() END,
+      lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
+      updated_at = now()
+    FROM d
+    WHERE (b.tenant_key, b.user_id_type, b.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
+      AND b.lease_owner = $19 AND b.lease_version = d.version
+    RETURNING b.tenant_key, b.user_id_type, b.user_id, b.status
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, code, http_status,
+                             latency_ms, log_id, new_counts, detail)
+    SELECT d.tenant_key, d.user_id_type, d.user_id, CASE WHEN d.kind = 'park' THEN 'park' ELSE 'push' END,
+           d.version, d.outcome, d.code, d.http_status, d.latency_ms, d.log_id, d.sent,
+           CASE WHEN u.user_id IS NULL THEN concat_ws('; ', d.message, 'lease lost: result dropped') ELSE d.message END
+    FROM d
+    LEFT JOIN upd u ON (u.tenant_key, u.user_id_type, u.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
+    WHERE d.kind <> 'noop'
+  )
+  SELECT tenant_key, user_id_type, user_id, status FROM upd`;
+
+export const PAUSE_SCOPE_SQL = `
+  UPDATE push_budget SET paused_until = greatest(paused_until, clock_timestamp() + $2 * interval '1 millisecond')
+  WHERE scope = $1`;
+
+/** Gives up this owner's leases (shutdown): the users come due again at once for any replica. */
+export const RELEASE_LEASES_SQL = `
+  UPDATE badge_state SET lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
+                         next_attempt_at = clock_timestamp(), updated_at = now()
+  WHERE lease_owner = $1 AND desired_revision > pushed_revision`;
+
+/** Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them. */
+export const MARK_FOR_RESYNC_SQL = `
+  WITH stale AS (
+    SELECT tenant_key, user_id_type, user_id FROM badge_state
+    WHERE desired_revision = pushed_revision AND status = 'in_sync'
+      AND last_pushed_at < clock_timestamp() - $1 * interval '1 millisecond'
+    ORDER BY last_pushed_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+  ),
+  marked AS (
+    UPDATE badge_state b SET force_full = true, desired_revision = b.desired_revision + 1, status = 'pending',
+                             next_attempt_at = clock_timestamp(), updated_at = now()
+    FROM stale WHERE (b.tenant_key, b.user_id_type, b.user_id) = (stale.tenant_key, stale.user_id_type, stale.user_id)
+    RETURNING b.tenant_key, b.user_id_type, b.user_id
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
+    SELECT tenant_key, user_id_type, user_id, 'resync', 'drift repair: not pushed for a long while' FROM marked
+  )
+  SELECT count(*)::int AS n FROM marked`;
+
+interface ClaimRow {
+  tenant_key: string;
+  user_id_type: ClaimedUser['userIdType'];
+  user_id: string;
+  version: string;
+  revision: string;
+  desired_pc_web_app: number;
+  desired_pc_gadget: number;
+  desired_mobile_web_app: number;
+  desired_mobile_gadget: number;
+  applied_pc_web_app: number | null;
+  applied_pc_gadget: number | null;
+  applied_mobile_web_app: number | null;
+  applied_mobile_gadget: number | null;
+  force_full: boolean;
+  attempts: number;
+  desired_changed_at: Date;
+  lease_taken_over: boolean;
+}
+
+const side = (web: number | null, gadget: number | null) => (web === null || gadget === null ? null : { web_app: web, gadget });
+
+export class ReconcileRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async ensureBudget(scope: string): Promise<void> {
+    await this.ds.query(ENSURE_BUDGET_SQL, [scope]);
+  }
+
+  /**
+   * In one transaction: reserve push slots in the scope's budget (at most what fits in `horizonMs`), claim that
+   * many users, and advance the budget by the users actually claimed. No transaction outlives this call.
+   */
+  async claim(opts: {
+    scope: string;
+    tenantFilter: string | null;
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    spacingMs: number;
+    horizonMs: number;
+  }): Promise<Claim> {
+    return this.ds.transaction(async (m) => {
+      const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope]);
+      if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
+      const start: number = budget.start_ms;
+      const now: number = budget.now_ms;
+      const slots = Math.floor((now + opts.horizonMs - start) / opts.spacingMs);
+      const want = Math.min(opts.limit, slots);
+      if (want <= 0) return { users: [], firstSlotAt: start, spacingMs: opts.spacingMs, budgetFreeAt: start - opts.horizonMs + opts.spacingMs };
+      const rows: ClaimRow[] = (await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]))[0];
+      if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
+      return { users: rows.map(toClaimed), firstSlotAt: start, spacingMs: opts.spacingMs, budgetFreeAt: null };
+    });
+  }
+
+  async dueScopes(): Promise<string[]> {
+    return (await this.ds.query(DUE_SCOPES_SQL)).map((r: { tenant_key: string }) => r.tenant_key);
+  }
+
+  async earliestDue(): Promise<number | null> {
+    const [r] = await this.ds.query(EARLIEST_DUE_SQL);
+    return r?.at_ms ?? null;
+  }
+
+  async dirtySummary(): Promise<{ dirty: number; oldestMs: number | null }> {
+    const [r] = await this.ds.query(DIRTY_SUMMARY_SQL);
+    return { dirty: r.dirty, oldestMs: r.oldest_ms };
+  }
+
+  /** Returns the users whose completion was written (the rest had lost their lease). */
+  async complete(owner: string, cs: readonly Completion[]): Promise<{ userId: string; tenantKey: string; userIdType: string; status: string }[]> {
+    if (cs.length === 0) return [];
+    const col = <T>(f: (c: Completion) => T) => cs.map(f);
+    const rows = await this.ds.query(COMPLETE_SQL, [
+      col((c) => c.tenantKey),
+      col((c) => c.userIdType),
+      col((c) => c.userId),
+      col((c) => c.version),
+      col((c) => c.kind),
+      col((c) => (c.sent ? JSON.stringify(c.sent) : null)),
+      col((c) => c.forgetPc),
+      col((c) => c.forgetMobile),
+      col((c) => Math.round(c.delayMs)),
+      col((c) => c.status),
+      col((c) => c.attempts),
+      col((c) => c.minVersion),
+      col((c) => c.outcome),
+      col((c) => c.code),
+      col((c) => c.httpStatus),
+      col((c) => c.message),
+      col((c) => c.logId),
+      col((c) => (c.latencyMs === null ? null : Math.round(c.latencyMs))),
+      owner,
+    ]);
+    return rows.map((r: { tenant_key: string; user_id_type: string; user_id: string; status: string }) => ({
+      tenantKey: r.tenant_key,
+      userIdType: r.user_id_type,
+      userId: r.user_id,
+      status: r.status,
+    }));
+  }
+
+  async pause(scope: string, ms: number): Promise<void> {
+    await this.ds.query(PAUSE_SCOPE_SQL, [scope, Math.ceil(ms)]);
+  }
+
+  async releaseLeases(owner: string): Promise<number> {
+    const r = await this.ds.query(RELEASE_LEASES_SQL, [owner]);
+    return r[1] ?? 0;
+  }
+
+  async markForResync(notPushedForMs: number, max: number): Promise<number> {
+    const [r] = await this.ds.query(MARK_FOR_RESYNC_SQL, [notPushedForMs, max]);
+    return r.n;
+  }
+}
+
+function toClaimed(r: ClaimRow): ClaimedUser {
+  return {
+    tenantKey: r.tenant_key,
+    userIdType: r.user_id_type,
+    userId: r.user_id,
+    version: r.version,
+    revision: r.revision,
+    desired: {
+      pc: { web_app: r.desired_pc_web_app, gadget: r.desired_pc_gadget },
+      mobile: { web_app: r.desired_mobile_web_app, gadget: r.desired_mobile_gadget },
+    },
+    applied: {
+      pc: side(r.applied_pc_web_app, r.applied_pc_gadget),
+      mobile: side(r.applied_mobile_web_app, r.applied_mobile_gadget),
+    },
+    forceFull: r.force_full,
+    attempts: r.attempts,
+    desiredChangedAt: new Date(r.desired_changed_at),
+    leaseTakenOver: r.lease_taken_over,
+  };
+}

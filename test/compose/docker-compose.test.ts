@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES, loadConfig } from '@badges/config';
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(path.resolve(__dirname, '../../docker-compose.yml'), 'utf8'));
+
+  it('parses and defines Kafka in KRaft mode, Postgres, the emulator and the service', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['emulator', 'kafka', 'postgres', 'service']);
+    expect(compose.services.kafka.image).toMatch(/^apache\/kafka:3\.9\./);
+    expect(compose.services.kafka.environment.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+  });
+
+  it('configures the service only with variables the service accepts, and the service accepts them', () => {
+    const env: Record<string, string> = compose.services.service.environment;
+    const unknown = Object.keys(env).filter((k) => !CONFIG_VARIABLES.includes(k));
+    expect(unknown).toEqual([]);
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+
+  it('points the service at the emulator with the emulator credentials', () => {
+    const svc = compose.services.service.environment;
+    const emu = compose.services.emulator.environment;
+    expect(svc.FEISHU_BASE_URL).toBe(`http://emulator:${emu.EMULATOR_PORT}`);
+    expect([svc.FEISHU_APP_ID, svc.FEISHU_APP_SECRET]).toEqual([emu.EMULATOR_APP_ID, emu.EMULATOR_APP_SECRET]);
+  });
+});

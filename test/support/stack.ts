@@ -1,0 +1,48 @@
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { loadConfig } from '@badges/config';
+import { AppModule } from '../../apps/badge-service/src/app.module';
+import { createEmulatorApp, EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
+import { parseEmulatorConfig } from '../../apps/feishu-emulator/src/config/emulator.config';
+
+export const APP_ID = 'cli_test_app';
+export const APP_SECRET = 'test-app-secret-value-42';
+export const AUDIT_TOKEN = 'test-audit-token-0123456789';
+
+export async function startEmulator(env: Record<string, string> = {}): Promise<EmulatorHandle> {
+  return createEmulatorApp(
+    parseEmulatorConfig({ EMULATOR_PORT: '0', EMULATOR_APP_ID: APP_ID, EMULATOR_APP_SECRET: APP_SECRET, EMULATOR_RATE_LIMIT: '0', ...env }),
+  );
+}
+
+/** The badge service in this process, with the roles and overrides given. */
+export async function startService(databaseUrl: string, emulatorUrl: string, env: Record<string, string> = {}): Promise<INestApplication> {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    FEISHU_BASE_URL: emulatorUrl,
+    FEISHU_APP_ID: APP_ID,
+    FEISHU_APP_SECRET: APP_SECRET,
+    AUDIT_API_TOKENS: AUDIT_TOKEN,
+    BADGE_ROLES: 'reconcile',
+    FEISHU_RATE_LIMIT: '100000',
+    PUSH_MIN_INTERVAL_MS: '0',
+    RECONCILE_POLL_MS: '200',
+    BACKOFF_BASE_MS: '50',
+    BACKOFF_MAX_MS: '500',
+    CONFLICT_RETRY_MS: '20',
+    FEISHU_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'silent',
+    HTTP_PORT: '0',
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  app.enableShutdownHooks();
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+export async function emulatorJson<T = any>(emulator: EmulatorHandle, path: string, init?: RequestInit): Promise<T> {
+  const r = await fetch(`${emulator.url}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) } });
+  return (await r.json()) as T;
+}
