@@ -16,7 +16,7 @@ export interface HistoryPosition {
   id: string;
 }
 
-const AT_TEXT = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const AT_TEXT = `to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export const BADGE_STATE_SQL = `
   SELECT tenant_key, user_id_type, user_id,
@@ -33,19 +33,20 @@ export const BADGE_SOURCES_SQL = `
   ORDER BY source`;
 
 const HISTORY_COLUMNS = `
-  ${AT_TEXT} AS at, id::text, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
+  ${AT_TEXT} AS at, a.id::text AS id, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
   outcome, code, http_status, latency_ms, log_id, detail`;
 
-/** Newest first over the index badge_audit_user (tenant_key, user_id_type, user_id, at DESC, id DESC). */
+/** Newest first over the index badge_audit_user (tenant_key, user_id_type, user_id, at DESC, id DESC). ORDER BY names
+ * the table's columns (a.at, a.id): bare names would sort by the text output columns of the same names. */
 export const HISTORY_FIRST_PAGE_SQL = `
-  SELECT ${HISTORY_COLUMNS} FROM badge_audit
-  WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
-  ORDER BY at DESC, id DESC LIMIT $4`;
+  SELECT ${HISTORY_COLUMNS} FROM badge_audit a
+  WHERE a.tenant_key = $1 AND a.user_id_type = $2 AND a.user_id = $3
+  ORDER BY a.at DESC, a.id DESC LIMIT $4`;
 
 export const HISTORY_AFTER_SQL = `
-  SELECT ${HISTORY_COLUMNS} FROM badge_audit
-  WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 AND (at, id) < ($5::timestamptz, $6::bigint)
-  ORDER BY at DESC, id DESC LIMIT $4`;
+  SELECT ${HISTORY_COLUMNS} FROM badge_audit a
+  WHERE a.tenant_key = $1 AND a.user_id_type = $2 AND a.user_id = $3 AND (a.at, a.id) < ($5::timestamptz, $6::bigint)
+  ORDER BY a.at DESC, a.id DESC LIMIT $4`;
 
 export const USER_EXISTS_SQL = `
   SELECT 1 FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
@@ -76,7 +77,7 @@ export const COUNT_BY_STATUS_SQL = `
 
 /** The reconciler's backlog through the partial index badge_state_dirty: parked users wait for an operator, not
  * for the reconciler, so they are counted under `parked` and not here (as the badge_dirty_users gauge does). */
-export const DIRTY_SUMMARY_SQL = `
+export const BACKLOG_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty,
          extract(epoch FROM clock_timestamp() - min(desired_changed_at))::float8 AS oldest_age_seconds
   FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
@@ -87,10 +88,11 @@ export const PUSHES_SINCE_SQL = `
   WHERE kind = 'push' AND at >= clock_timestamp() - $1 * interval '1 second'
   GROUP BY outcome, code`;
 
-/** Operator resync: the reconciler pushes both sides now (force_full), and a parked user is un-parked. */
+/** Operator resync: the reconciler pushes both sides now (force_full), and a parked user is un-parked. `before`
+ * must not lock (FOR UPDATE would skip the row this statement updates); it only names the previous status. */
 export const RESYNC_SQL = `
   WITH before AS (
-    SELECT status FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 FOR UPDATE
+    SELECT status FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
   ),
   upd AS (
     UPDATE badge_state SET force_full = true, desired_revision = desired_revision + 1, status = 'pending',
@@ -234,7 +236,7 @@ export class AuditRepository {
   }
 
   async dirtySummary(): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
-    const [row]: { dirty: number; oldest_age_seconds: number | null }[] = await this.ds.query(DIRTY_SUMMARY_SQL);
+    const [row]: { dirty: number; oldest_age_seconds: number | null }[] = await this.ds.query(BACKLOG_SUMMARY_SQL);
     return { dirty: row.dirty, oldestAgeSeconds: row.oldest_age_seconds };
   }
 

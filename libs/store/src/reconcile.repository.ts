@@ -55,7 +55,8 @@ export interface Completion {
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
 export const LOCK_BUDGET_SQL = `
-  SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp(), paused_until)) * 1000)::float8 AS start_ms,
+  SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp() + $2 * interval '1 millisecond', paused_until))
+          * 1000)::float8 AS start_ms,
          (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
   FROM push_budget WHERE scope = $1 FOR UPDATE`;
 
@@ -157,7 +158,7 @@ export const COMPLETE_SQL = `
            CASE WHEN u.user_id IS NULL THEN concat_ws('; ', d.message, 'lease lost: result dropped') ELSE d.message END
     FROM d
     LEFT JOIN upd u ON (u.tenant_key, u.user_id_type, u.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
-    WHERE d.kind <> 'noop'
+    WHERE d.kind <> 'noop' AND d.outcome <> 'deferred'
   )
   SELECT tenant_key, user_id_type, user_id, status FROM upd`;
 
@@ -233,9 +234,11 @@ export class ReconcileRepository {
     leaseMs: number;
     spacingMs: number;
     horizonMs: number;
+    /** The first slot is at least this far ahead, so it is still ahead when the claim has committed. */
+    leadMs: number;
   }): Promise<Claim> {
     return this.ds.transaction(async (m) => {
-      const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope]);
+      const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope, opts.leadMs]);
       if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
       const start: number = budget.start_ms;
       const now: number = budget.now_ms;

@@ -1,4 +1,4 @@
-import { applyDecorators, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
+import { applyDecorators, BadRequestException, Injectable, PipeTransform, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ApiErrorView } from './audit-responses.dto';
 import { AuditTokenGuard } from './audit-token.guard';
@@ -26,3 +26,13 @@ export const AuditApi = () =>
     ApiUnauthorizedResponse({ type: ApiErrorView, description: 'Missing, malformed or unknown bearer token' }),
     ApiBadRequestResponse({ type: ApiErrorView, description: 'Invalid parameters; message lists every reason' }),
   );
+
+/** For routes without parameters: class-validator refuses a class without rules, so unknown ones are refused here. */
+@Injectable()
+export class NoQueryPipe implements PipeTransform {
+  transform(value: unknown): unknown {
+    const keys = value !== null && typeof value === 'object' ? Object.keys(value) : [];
+    if (keys.length > 0) throw new BadRequestException(keys.map((k) => `property ${k} should not exist`));
+    return value;
+  }
+}

@@ -83,6 +83,3 @@ export class ListByStatusQuery {
   @IsStatusCursor()
   cursor?: string;
 }
-
-/** Takes no parameters; declared so that unknown ones are refused like everywhere else. */
-export class NoQuery {}

@@ -1,7 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { AuditApi } from './audit-api.decorator';
-import { NoQuery } from './audit-requests.dto';
+import { AuditApi, NoQueryPipe } from './audit-api.decorator';
 import { StatsView } from './audit-responses.dto';
 import { AuditStatsService } from './audit-stats.service';
 
@@ -13,7 +12,7 @@ export class StatsController {
   @Get()
   @ApiOperation({ summary: 'Users per status, backlog, push outcomes of the last hour, consumer lag' })
   @ApiOkResponse({ type: StatsView })
-  get(@Query() _q: NoQuery): Promise<StatsView> {
+  get(@Query(NoQueryPipe) _query: Record<string, unknown>): Promise<StatsView> {
     return this.stats.stats();
   }
 }

@@ -62,6 +62,7 @@ export class Metrics {
   readonly rateLimitPauses = this.counter('badge_rate_limit_pauses_total', 'Deployment-wide pauses after Feishu answered 429');
   readonly tokenRefreshes = this.counter('badge_token_refreshes_total', 'Tenant tokens refetched after Feishu rejected one');
   readonly leasesTakenOver = this.counter('badge_leases_taken_over_total', 'Claims of users whose previous lease had expired');
+  readonly slotsMissed = this.counter('badge_push_slots_missed_total', 'Pushes re-slotted because they could not leave on time');
   readonly usersParked = this.counter('badge_users_parked_total', 'Users parked after 213006/213007');
 
   constructor() {

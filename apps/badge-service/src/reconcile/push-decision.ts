@@ -80,7 +80,7 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
 }
 
 /** A push not sent because the deployment is paused by a 429 seen meanwhile: retry when the pause ends. */
-export function deferred(u: Attempted, delayMs: number): Completion {
+export function deferred(u: Attempted, delayMs: number, why = 'not sent: pushing paused after a rate limit'): Completion {
   return {
     tenantKey: u.tenantKey,
     userIdType: u.userIdType,
@@ -94,7 +94,7 @@ export function deferred(u: Attempted, delayMs: number): Completion {
     outcome: 'deferred',
     code: null,
     httpStatus: null,
-    message: 'not sent: pushing paused after a rate limit',
+    message: why,
     logId: null,
     latencyMs: null,
     forgetPc: false,

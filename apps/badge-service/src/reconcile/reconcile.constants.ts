@@ -1,7 +1,12 @@
 export const RECONCILE = {
   /** Push at this share of FEISHU_RATE_LIMIT: slot timers fire a little late, and a late push must not land in
    * the next one-second window beside that window's full quota. */
-  rateHeadroom: 0.99,
+  rateHeadroom: 0.985,
+  /** A push that could not leave within this long after its slot gives the slot up and is re-slotted, so an
+   * event-loop stall cannot bunch late pushes into one window. */
+  maxSlotLatenessMs: 15,
+  /** Slots are reserved starting this far ahead, so the first is not already late when the claim commits. */
+  slotLeadMs: 25,
   /** How far ahead a replica may reserve push slots. */
   slotHorizonMs: 250,
   minSleepMs: 20,

@@ -114,6 +114,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         leaseMs: this.config.reconcile.leaseMs,
         spacingMs: this.spacingMs,
         horizonMs: RECONCILE.slotHorizonMs,
+        leadMs: RECONCILE.slotLeadMs,
       });
       if (claim.users.length > 0) {
         claimed += claim.users.length;
@@ -155,6 +156,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
     if (pause.until > this.clock.now()) return deferred(u, pause.until - this.clock.now());
+    if (this.clock.now() - slotAt > RECONCILE.maxSlotLatenessMs) {
+      this.metrics.slotsMissed.inc();
+      return deferred(u, 0, 'not sent: its push slot had passed');
+    }
     const r = await this.feishu.setAppBadge({ tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan });
     this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
     this.metrics.pushSeconds.observe(r.latencyMs / 1000);

@@ -1,0 +1,124 @@
+import { INestApplication } from '@nestjs/common';
+import { BadgeEvent, newestPerSource } from '@badges/contracts';
+import { IngestRepository } from '@badges/store';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { counts, event } from '../support/events';
+import { waitFor } from '../support/kafka';
+import { runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
+import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulator, startEmulatorProcess, startService } from '../support/stack';
+
+jest.setTimeout(120_000);
+
+describe('reconciler under quota, rate-limit storms, token expiry and crashes', () => {
+  let db: TestDatabase;
+  let emulator: { url: string; close(): Promise<void> };
+  let ingest: IngestRepository;
+  const apps: INestApplication[] = [];
+  const children: RunningProcess[] = [];
+
+  const apply = (events: BadgeEvent[]) => {
+    const { newest, superseded } = newestPerSource(events);
+    return ingest.applyBatch(newest, superseded);
+  };
+  const seed = (n: number, prefix: string, seq = 1) =>
+    apply(Array.from({ length: n }, (_, i) => event(`${prefix}${i}`, 'approval', seq, counts((i % 5) + seq, 0, seq, 1))));
+  const allInSync = (timeoutMs = 90_000) =>
+    waitFor(
+      'every user in sync',
+      async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE desired_revision > pushed_revision OR status <> 'in_sync'`))[0].n === 0,
+      timeoutMs,
+      100,
+    );
+  const stats = () => emulatorJson(emulator, '/_emulator/stats');
+  const post = (path: string, body: object) => emulatorJson(emulator, path, { method: 'POST', body: JSON.stringify(body) });
+  const code = (s: any, c: string) => s.codes?.['app_badge/set']?.[c] ?? 0;
+  const expectFeishuShowsDesired = async () => {
+    const rows = await db.ds.query(`SELECT user_id, desired_pc_web_app pw, desired_mobile_web_app mw FROM badge_state`);
+    for (const r of rows) {
+      const b = await emulatorJson(emulator, `/_emulator/badges/${r.user_id}`);
+      expect({ u: r.user_id, pc: b.pc?.web_app, mobile: b.mobile?.web_app }).toEqual({ u: r.user_id, pc: r.pw, mobile: r.mw });
+    }
+  };
+
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')));
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    await emulator.close();
+    await db.drop();
+  });
+  const setup = async (emulatorEnv: Record<string, string> = {}, ownProcess = false) => {
+    db = await createTestDatabase('rfaults');
+    ingest = new IngestRepository(db.ds);
+    emulator = ownProcess ? await startEmulatorProcess(emulatorEnv) : await startEmulator(emulatorEnv);
+  };
+
+  it('two replicas together stay within FEISHU_RATE_LIMIT at the emulator, with no 429', async () => {
+    await setup({ EMULATOR_RATE_LIMIT: '40' }, true);
+    await seed(240, 'ou_q');
+    for (let i = 0; i < 2; i++) apps.push(await startService(db.url, emulator.url, { FEISHU_RATE_LIMIT: '40' }));
+    await allInSync();
+    const s = await stats();
+    expect(code(s, '99991400') + (s.statuses?.['app_badge/set']?.['429'] ?? 0)).toBe(0);
+    expect(s.rateLimit.maxAcceptedPerWindow['app_badge/set'][`${APP_ID}/tenant_emulator`]).toBeLessThanOrEqual(40);
+    await expectFeishuShowsDesired();
+  });
+
+  it('a 429 storm pauses every replica for the reset, then pushing resumes and converges', async () => {
+    await setup({ EMULATOR_RATE_LIMIT: '50' }, true);
+    await seed(150, 'ou_s');
+    await post('/_emulator/faults', { rateLimitStorm: { seconds: 2, resetSeconds: 1 } });
+    for (let i = 0; i < 2; i++) apps.push(await startService(db.url, emulator.url, { FEISHU_RATE_LIMIT: '50' }));
+    await allInSync();
+    const s = await stats();
+    const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
+    expect(limited).toBeGreaterThan(0);
+    // Paused deployment-wide: far fewer 429s than the pushes a non-pausing client would make in 2 s at 50/s.
+    expect(limited).toBeLessThan(40);
+    expect(s.rateLimit.maxAcceptedPerWindow['app_badge/set'][`${APP_ID}/tenant_emulator`]).toBeLessThanOrEqual(50);
+    const paused = await db.ds.query(`SELECT count(*)::int n FROM badge_audit WHERE kind = 'push' AND outcome = 'rate_limited'`);
+    expect(paused[0].n).toBe(limited);
+    await expectFeishuShowsDesired();
+  });
+
+  it('tokens living 3 s refresh during a long run and no push fails for it', async () => {
+    await setup({ EMULATOR_TOKEN_TTL_SECONDS: '3', EMULATOR_RATE_LIMIT: '0' });
+    apps.push(await startService(db.url, emulator.url, { FEISHU_RATE_LIMIT: '60' }));
+    for (let round = 1; round <= 4; round++) {
+      await seed(100, 'ou_t', round);
+      await allInSync();
+    }
+    const s = await stats();
+    expect(s.tokens.tenantTokensIssued).toBeGreaterThan(1); // the run outlived a token
+    const failed = await db.ds.query(`SELECT count(*)::int n FROM badge_audit WHERE kind = 'push' AND outcome <> 'applied'`);
+    expect(failed[0].n).toBe(0);
+    await expectFeishuShowsDesired();
+  });
+
+  it('a reconcile process killed with SIGKILL mid-push: its leases expire, are taken over, and every user converges', async () => {
+    await setup({ EMULATOR_LATENCY_MS: '150', EMULATOR_RATE_LIMIT: '0' });
+    await seed(400, 'ou_k');
+    const env = {
+      BADGE_ROLES: 'reconcile',
+      DATABASE_URL: db.url,
+      FEISHU_BASE_URL: emulator.url,
+      FEISHU_APP_ID: APP_ID,
+      FEISHU_APP_SECRET: APP_SECRET,
+      AUDIT_API_TOKENS: AUDIT_TOKEN,
+      FEISHU_RATE_LIMIT: '200',
+      RECONCILE_LEASE_MS: '2000',
+      HTTP_PORT: '0',
+    };
+    const victim = runNode(SERVICE_MAIN, env);
+    children.push(victim);
+    await waitFor('some pushes done', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE status = 'in_sync'`))[0].n > 20, 60_000);
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const orphaned = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE lease_owner IS NOT NULL`))[0].n;
+    expect(orphaned).toBeGreaterThan(0);
+    children.push(runNode(SERVICE_MAIN, env));
+    await allInSync();
+    await expectFeishuShowsDesired();
+    const s = await stats();
+    expect(code(s, '213004')).toBe(0);
+  });
+});
