@@ -1,0 +1,125 @@
+// Shared helpers for the benchmarks: the project's own kafkajs/pg, built code from dist/, child processes.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const require = createRequire(path.join(root, 'package.json'));
+export const { Kafka, logLevel, Partitioners } = require('kafkajs');
+export const pg = require('pg');
+export const dist = (p) => require(path.join(root, 'dist/apps/badge-service', p));
+export const SERVICE_MAIN = path.join(root, 'dist/apps/badge-service/apps/badge-service/src/main.js');
+export const EMULATOR_MAIN = path.join(root, 'dist/apps/feishu-emulator/apps/feishu-emulator/src/main.js');
+export const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+export const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const id = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+export async function until(what, fn, ms = 600_000, every = 200) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(every);
+  }
+}
+
+export async function dropDatabase(name) {
+  const c = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.end();
+}
+
+export function runNode(main, env) {
+  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out = (out + d).slice(-20000)));
+  child.stderr.on('data', (d) => (out = (out + d).slice(-20000)));
+  const exited = new Promise((r) => child.once('exit', r));
+  return { child, output: () => out, exited, stop: async () => { child.kill('SIGTERM'); await exited; } };
+}
+
+/** Peak resident set of a live process, from the kernel (VmHWM). */
+export function peakRssMb(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
+export async function groupLag(topic, groupId) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const done = new Map(committed[0].partitions.map((p) => [p.partition, Number(p.offset)]));
+    return ends.reduce((n, p) => n + Number(p.high) - Math.max(Number(p.low), done.get(p.partition) ?? -1), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopic(topic, numPartitions) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions }, { topic: `${topic}.dlq`, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+}
+export async function deleteTopics(...topics) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+}
+
+/**
+ * Events for `users` users × `sources` sources with a skewed key distribution (a few users are much busier,
+ * as inboxes are): user rank r is chosen with weight 1/(r+10).
+ */
+export function* generateEvents(count, users, sources) {
+  const weights = Array.from({ length: users }, (_, r) => 1 / (r + 10));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cdf = [];
+  let acc = 0;
+  for (const w of weights) cdf.push((acc += w / total));
+  const pick = () => {
+    const x = Math.random();
+    let lo = 0, hi = cdf.length - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (cdf[mid] < x) lo = mid + 1; else hi = mid; }
+    return lo;
+  };
+  const seq = new Map();
+  const now = new Date().toISOString();
+  for (let i = 0; i < count; i++) {
+    const u = pick();
+    const s = i % sources;
+    const k = u * sources + s;
+    const q = (seq.get(k) ?? 0) + 1;
+    seq.set(k, q);
+    const n = () => Math.floor(Math.random() * 20);
+    const userId = `ou_bench_${u}`;
+    yield { key: userId, value: JSON.stringify({ eventId: `e${i}`, userId, source: `src${s}`, sequence: q, counts: { pc: { web_app: n(), gadget: n() }, mobile: { web_app: n(), gadget: n() } }, occurredAt: now }) };
+  }
+}
+
+export async function produceAll(topic, gen) {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  let batch = [];
+  let n = 0;
+  const pending = [];
+  for (const m of gen) {
+    batch.push(m);
+    if (batch.length === 10_000) {
+      pending.push(producer.send({ topic, messages: batch, acks: -1 }));
+      n += batch.length;
+      batch = [];
+      if (pending.length >= 4) await pending.shift();
+    }
+  }
+  if (batch.length) { pending.push(producer.send({ topic, messages: batch, acks: -1 })); n += batch.length; }
+  await Promise.all(pending);
+  await producer.disconnect();
+  return n;
+}
