@@ -1,0 +1,176 @@
+// Reconciler benchmarks against the emulator (its own process) and the real Postgres.
+//   npm run build && node bench/reconcile.bench.mjs [engine|quota|latency|growth]
+import { createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { readFileSync, readdirSync } from 'node:fs';
+
+const APP = { FEISHU_APP_ID: 'cli_bench', FEISHU_APP_SECRET: 'bench-secret-value-123' };
+const { createDataSource, ensureDatabase, migrate, ReconcileRepository } = dist('libs/store/src/index.js');
+const only = process.argv[2];
+const fmt = (n, d = 0) => Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+async function emulator(env = {}) {
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const p = runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP.FEISHU_APP_ID, EMULATOR_APP_SECRET: APP.FEISHU_APP_SECRET, ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await until('emulator', async () => (await fetch(`${url}/_emulator/health`).catch(() => null))?.ok, 30_000, 100);
+  return { url, stop: p.stop, stats: () => fetch(`${url}/_emulator/stats`).then((r) => r.json()) };
+}
+async function database(tag) {
+  const name = `bench_rec_${tag}`;
+  const url = `postgres://postgres@127.0.0.1:5432/${name}`;
+  await ensureDatabase(url);
+  const ds = createDataSource(url, 4);
+  await ds.initialize();
+  await migrate(ds);
+  return { name, url, ds, drop: async () => { await ds.destroy(); await dropDatabase(name); } };
+}
+/** n users; the first `dirty` of them dirty (never pushed), the rest in sync. */
+async function seedUsers(ds, n, dirty, prefix = 'ou_b') {
+  await ds.query(`
+    INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_pc_web_app, desired_mobile_web_app, desired_revision,
+                             pushed_revision, status, applied_pc_web_app, applied_pc_gadget, applied_mobile_web_app, applied_mobile_gadget, last_pushed_at)
+    SELECT '', 'open_id', $3 || g, g % 7, g % 5, 1,
+           CASE WHEN g <= $2 THEN 0 ELSE 1 END, CASE WHEN g <= $2 THEN 'pending' ELSE 'in_sync' END,
+           CASE WHEN g <= $2 THEN NULL ELSE g % 7 END, 0, CASE WHEN g <= $2 THEN NULL ELSE g % 5 END, 0,
+           CASE WHEN g <= $2 THEN NULL ELSE now() END
+    FROM generate_series(1, $1) g`, [n, dirty, prefix]);
+  await ds.query('ANALYZE badge_state');
+}
+const waitInSync = (ds, ms = 900_000) =>
+  until('all in sync', async () => (await ds.query(`SELECT count(*)::int n FROM badge_state WHERE desired_revision > pushed_revision`))[0].n === 0, ms, 50);
+function service(db, emu, env) {
+  return runNode(SERVICE_MAIN, { BADGE_ROLES: 'reconcile', DATABASE_URL: db.url, FEISHU_BASE_URL: emu.url, ...APP, HTTP_PORT: '0', AUDIT_API_TOKENS: 'bench-audit-token-0000', ...env });
+}
+const results = [];
+
+async function engine() {
+  const N = Number(process.env.BENCH_ENGINE_USERS ?? 20_000);
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: '0' });
+  // Baseline: the emulator's own ceiling, 64 concurrent clients posting app_badge/set directly, no database.
+  const token = (await (await fetch(`${emu.url}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app_id: APP.FEISHU_APP_ID, app_secret: APP.FEISHU_APP_SECRET }) })).json()).tenant_access_token;
+  let sent = 0;
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 64 }, async (_, c) => {
+    for (let i = 0; i < N / 64; i++, sent++) {
+      await fetch(`${emu.url}/open-apis/application/v6/app_badge/set`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ user_id: `raw_${c}_${i}`, version: String(1_700_000_000_000 + i), pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 1, gadget: 0 } }) });
+    }
+  }));
+  const raw = sent / ((Date.now() - t0) / 1000);
+  const db = await database(id());
+  await seedUsers(db.ds, N, N);
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_BATCH_SIZE: '200', RECONCILE_CONCURRENCY: '128' });
+  await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
+  const t1 = Date.now();
+  const first = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
+  await waitInSync(db.ds);
+  const rate = (N - first) / ((Date.now() - t1) / 1000);
+  await svc.stop(); await emu.stop(); await db.drop();
+  results.push(`push engine, emulator limit off: ${fmt(N)} dirty users pushed at ${fmt(rate)} pushes/s (from the first push on); the emulator alone with 64 clients: ${fmt(raw)} req/s; ratio ${fmt(rate / raw, 2)}`);
+}
+
+async function quota() {
+  const N = Number(process.env.BENCH_QUOTA_USERS ?? 5000);
+  const Q = 50;
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
+  const db = await database(id());
+  await seedUsers(db.ds, N, N);
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: String(Q) });
+  // Rate measured between the first and the last push the emulator accepted (service start-up excluded).
+  await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
+  const t1 = Date.now();
+  const first = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
+  await waitInSync(db.ds);
+  const rate = (N - first) / ((Date.now() - t1) / 1000);
+  const s = await emu.stats();
+  const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
+  await svc.stop(); await emu.stop(); await db.drop();
+  results.push(`quota Q=${Q}/s, backlog ${fmt(N)}: achieved ${fmt(rate, 2)} pushes/s = ${fmt(rate / Q, 3)} × Q; 429 answers: ${limited}`);
+}
+
+async function latency() {
+  const Q = 50;
+  const EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 400);
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
+  const db = await database(id());
+  const topic = `bench.lat.${id()}`;
+  await createTopic(topic, 3);
+  const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest,reconcile', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `lat-${id()}`, DATABASE_URL: db.url, FEISHU_BASE_URL: emu.url, ...APP, FEISHU_RATE_LIMIT: String(Q), HTTP_PORT: '0' });
+  await until('ingest ready', async () => (await db.ds.query(`SELECT count(*)::int n FROM schema_migrations`).catch(() => [{ n: 0 }]))[0].n > 0, 60_000);
+  await sleep(3000); // the consumer joins its group; latency is measured from here on, not start-up
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const sentAt = new Map();
+  for (let i = 0; i < EVENTS; i++) {
+    const userId = `ou_lat_${i}`;
+    const at = Date.now();
+    sentAt.set(userId, at);
+    await producer.send({ topic, messages: [{ key: userId, value: JSON.stringify({ eventId: `l${i}`, userId, source: 'inbox', sequence: 1, counts: { pc: { web_app: 1 } }, occurredAt: new Date(at).toISOString() }) }] });
+    await sleep(Math.max(0, at + 50 - Date.now())); // 20 events/s
+  }
+  await producer.disconnect();
+  await waitInSync(db.ds, 120_000);
+  const lat = [];
+  for (const [userId, at] of sentAt) {
+    const b = await (await fetch(`${emu.url}/_emulator/badges/${userId}/history`)).json().catch(() => null);
+    const accepted = (b?.history ?? []).find((h) => h.code === 0);
+    const time = accepted ? Date.parse(accepted.at ?? accepted.time) : NaN;
+    if (!Number.isNaN(time)) lat.push(time - at);
+  }
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  await svc.stop(); await emu.stop(); await db.drop(); await deleteTopics(topic, `${topic}.dlq`);
+  results.push(`latency at 20 events/s, Q=${Q}/s: produced → accepted by the emulator, ${lat.length} events: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${lat.at(-1)} ms`);
+}
+
+function postgresCpuTicks() {
+  let ticks = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (!/\((postgres|postmaster)\)/.test(stat)) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {}
+  }
+  return ticks;
+}
+
+async function growth() {
+  const out = [];
+  for (const stored of [10_000, 1_000_000]) {
+    const db = await database(id());
+    await seedUsers(db.ds, stored, 0);
+    const repo = new ReconcileRepository(db.ds);
+    await repo.ensureBudget('');
+    const times = [];
+    for (let r = 0; r < 20; r++) {
+      await db.ds.query(`UPDATE badge_state SET desired_revision = desired_revision + 1, status = 'pending', next_attempt_at = now() - interval '1 s', lease_owner = NULL WHERE user_id IN (SELECT 'ou_b' || g FROM generate_series(${r * 100 + 1}, ${r * 100 + 100}) g)`);
+      const t = performance.now();
+      const c = await repo.claim({ scope: '', tenantFilter: null, owner: 'bench', limit: 100, leaseMs: 30000, spacingMs: 0.001, horizonMs: 1000, leadMs: 0 });
+      times.push(performance.now() - t);
+      if (c.users.length !== 100) throw new Error(`claimed ${c.users.length}`);
+    }
+    times.sort((a, b) => a - b);
+    let idle = '';
+    if (stored === 1_000_000) {
+      const emu = await emulator({});
+      await db.ds.query(`UPDATE badge_state SET pushed_revision = desired_revision, status = 'in_sync', lease_owner = NULL`);
+      const svc = service(db, emu, {});
+      await sleep(5000);
+      const before = postgresCpuTicks();
+      await sleep(10_000);
+      const cpu = (postgresCpuTicks() - before) / 100; // USER_HZ
+      idle = `; Postgres CPU while the reconcile role idles 10 s over ${fmt(stored)} users, none dirty: ${fmt(cpu, 2)} s (${fmt((cpu / 10) * 100, 1)}% of one core)`;
+      await svc.stop(); await emu.stop();
+    }
+    out.push(`${fmt(stored)} users stored: claim of 100 dirty median ${fmt(times[10], 1)} ms, p90 ${fmt(times[18], 1)} ms${idle}`);
+    await db.drop();
+  }
+  results.push(`growth: ${out.join(' | ')}`);
+}
+
+const all = { engine, quota, latency, growth };
+for (const [name, fn] of Object.entries(all)) if (!only || only === name) await fn();
+console.log(`\nreconcile benchmarks (command: npm run build && node bench/reconcile.bench.mjs${only ? ` ${only}` : ''})\n  ${results.join('\n  ')}`);
+process.exit(0);
