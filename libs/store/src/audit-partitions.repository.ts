@@ -57,9 +57,10 @@ export const PARTITION_EXISTS_SQL = `SELECT to_regclass($1) IS NOT NULL AS prese
 
 /**
  * The statements that create one day's partition. Attaching a range for which the default partition holds rows
- * fails, so the rows move first, in the same transaction, under a lock on the default partition that keeps new
- * rows for that day from landing there meanwhile (ATTACH takes that lock anyway). Lock order parent → default,
- * as inserts take them.
+ * fails, so the rows move first, in the same transaction. Writers wait on the parent for that short transaction
+ * (SHARE ROW EXCLUSIVE conflicts with their ROW EXCLUSIVE, not with readers): a writer already routed to the
+ * default partition, and waiting there, would fail its partition check after the attach instead of landing in the
+ * new partition. Lock order parent → default, as writers take them.
  */
 export function createPartitionSql(day: string): { lock: string[]; create: string; move: string; attach: string } {
   const name = partitionName(day);
@@ -68,7 +69,7 @@ export function createPartitionSql(day: string): { lock: string[]; create: strin
   return {
     lock: [
       `SET LOCAL lock_timeout = '${MAINTENANCE_LOCK_TIMEOUT}'`,
-      `LOCK TABLE badge_audit IN SHARE UPDATE EXCLUSIVE MODE`,
+      `LOCK TABLE ONLY badge_audit IN SHARE ROW EXCLUSIVE MODE`,
       `LOCK TABLE badge_audit_default IN ACCESS EXCLUSIVE MODE`,
     ],
     create: `CREATE TABLE ${name} (LIKE badge_audit INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,

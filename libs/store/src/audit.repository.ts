@@ -85,7 +85,7 @@ export const BACKLOG_SUMMARY_SQL = `
 /** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
 export const PUSHES_SINCE_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = 'push' AND at >= clock_timestamp() - $1 * interval '1 second'
+  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second'
   GROUP BY outcome, code`;
 
 /** Operator resync: the reconciler pushes both sides now (force_full), and a parked user is un-parked. `before`

@@ -8,18 +8,25 @@ export const LOCK_USERS_SQL = `
   SELECT pg_advisory_xact_lock(h)
   FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) locks`;
 
-/** Upserts the newest event per source behind the sequence guard and records every event in the audit trail:
+/** Upserts the newest event per source behind the sequence guard (old values read by index, per row) and records every event in the audit trail:
  * accepted ones as changes (old → new), the rest as stale. Returns the users whose sources changed. */
 export const UPSERT_SOURCES_SQL = `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                         $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
+    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
+           t.user_id COLLATE "C" AS user_id, t.source COLLATE "C" AS source, t.sequence, t.event_id,
+           t.pc_web_app, t.pc_gadget, t.mobile_web_app, t.mobile_gadget, t.occurred_at, t.newest
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
       AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
            pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)
   ),
   old AS (
-    SELECT s.* FROM badge_source s
-    JOIN input i ON (s.tenant_key, s.user_id_type, s.user_id, s.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    SELECT o.* FROM input i
+    CROSS JOIN LATERAL (
+      SELECT s.* FROM badge_source s
+      WHERE s.tenant_key = i.tenant_key AND s.user_id_type = i.user_id_type AND s.user_id = i.user_id AND s.source = i.source
+      LIMIT 1 -- one row by primary key; also keeps the planner from turning this into a scan of the table
+    ) o
     WHERE i.newest
   ),
   up AS (
@@ -58,21 +65,25 @@ export const UPSERT_SOURCES_SQL = `
   )
   SELECT tenant_key, user_id_type, user_id, count(*)::int AS accepted FROM up GROUP BY 1, 2, 3`;
 
-/** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users. The revision moves, and
+/** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users, by index lookups per
+ * user (LATERAL) so the cost follows the batch, not the table. The revision moves, and
  * the user becomes dirty, only when the sum changed; a parked user is un-parked by a change. */
 export const RECOMPUTE_DESIRED_SQL = `
   WITH touched AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
   ),
   sums AS (
-    SELECT t.tenant_key, t.user_id_type, t.user_id,
-           least(coalesce(sum(s.pc_web_app), 0), 2147483647)::int     AS pc_web_app,
-           least(coalesce(sum(s.pc_gadget), 0), 2147483647)::int      AS pc_gadget,
-           least(coalesce(sum(s.mobile_web_app), 0), 2147483647)::int AS mobile_web_app,
-           least(coalesce(sum(s.mobile_gadget), 0), 2147483647)::int  AS mobile_gadget
+    SELECT t.tenant_key, t.user_id_type, t.user_id, agg.*
     FROM touched t
-    JOIN badge_source s ON (s.tenant_key, s.user_id_type, s.user_id) = (t.tenant_key, t.user_id_type, t.user_id)
-    GROUP BY t.tenant_key, t.user_id_type, t.user_id
+    CROSS JOIN LATERAL (
+      SELECT least(coalesce(sum(s.pc_web_app), 0), 2147483647)::int     AS pc_web_app,
+             least(coalesce(sum(s.pc_gadget), 0), 2147483647)::int      AS pc_gadget,
+             least(coalesce(sum(s.mobile_web_app), 0), 2147483647)::int AS mobile_web_app,
+             least(coalesce(sum(s.mobile_gadget), 0), 2147483647)::int  AS mobile_gadget
+      FROM badge_source s
+      WHERE s.tenant_key = t.tenant_key AND s.user_id_type = t.user_id_type AND s.user_id = t.user_id
+    ) agg
   )
   INSERT INTO badge_state AS b (tenant_key, user_id_type, user_id,
                                 desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,

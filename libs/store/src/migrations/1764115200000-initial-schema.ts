@@ -4,13 +4,15 @@ export class InitialSchema1764115200000 implements MigrationInterface {
   name = 'InitialSchema1764115200000';
 
   async up(q: QueryRunner): Promise<void> {
+    // Identity columns use the C collation: byte-order comparison is several times cheaper than a locale's in
+    // the sorts and joins of every batch, and ids have no linguistic order anyway.
     // Each source's latest absolute counts for a user: newest sequence wins.
     await q.query(`
       CREATE TABLE badge_source (
-        tenant_key      text        NOT NULL,
-        user_id_type    text        NOT NULL,
-        user_id         text        NOT NULL,
-        source          text        NOT NULL,
+        tenant_key      text COLLATE "C"        NOT NULL,
+        user_id_type    text COLLATE "C"        NOT NULL,
+        user_id         text COLLATE "C"        NOT NULL,
+        source          text COLLATE "C"        NOT NULL,
         sequence        bigint      NOT NULL,
         event_id        text        NOT NULL,
         pc_web_app      integer     NOT NULL,
@@ -26,9 +28,9 @@ export class InitialSchema1764115200000 implements MigrationInterface {
     // bookkeeping. A user is dirty while desired_revision > pushed_revision.
     await q.query(`
       CREATE TABLE badge_state (
-        tenant_key              text        NOT NULL,
-        user_id_type            text        NOT NULL,
-        user_id                 text        NOT NULL,
+        tenant_key              text COLLATE "C"        NOT NULL,
+        user_id_type            text COLLATE "C"        NOT NULL,
+        user_id                 text COLLATE "C"        NOT NULL,
         desired_pc_web_app      integer     NOT NULL DEFAULT 0,
         desired_pc_gadget       integer     NOT NULL DEFAULT 0,
         desired_mobile_web_app  integer     NOT NULL DEFAULT 0,
@@ -84,9 +86,9 @@ export class InitialSchema1764115200000 implements MigrationInterface {
       CREATE TABLE badge_audit (
         at            timestamptz NOT NULL DEFAULT now(),
         id            bigserial   NOT NULL,
-        tenant_key    text        NOT NULL,
-        user_id_type  text        NOT NULL,
-        user_id       text        NOT NULL,
+        tenant_key    text COLLATE "C"        NOT NULL,
+        user_id_type  text COLLATE "C"        NOT NULL,
+        user_id       text COLLATE "C"        NOT NULL,
         kind          text        NOT NULL,
         source        text,
         sequence      bigint,
