@@ -101,7 +101,9 @@ describe('reconciler against the emulator, on the real Postgres', () => {
       return r.status === 'parked' ? r : null;
     });
     expect(parked.last_error_code).toBe(213007);
-    expect(await db.ds.query(`SELECT kind, code FROM badge_audit WHERE user_id = 'ou_hidden' AND kind = 'park'`)).toEqual([{ kind: 'park', code: 213007 }]);
+    const [attempt] = await db.ds.query(`SELECT outcome, code, detail FROM badge_audit WHERE user_id = 'ou_hidden' AND kind = 'push'`);
+    expect(attempt).toMatchObject({ outcome: 'user_invisible', code: 213007 });
+    expect(attempt.detail).toContain('parked');
     await emulatorJson(emulator, '/_emulator/users', { method: 'POST', body: JSON.stringify({ normal: ['ou_hidden'] }) });
     await apply([event('ou_hidden', 'approval', 2, counts(4))]);
     await allInSync();

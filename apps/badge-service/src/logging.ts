@@ -1,5 +1,6 @@
 import { AppConfig } from '@badges/config';
 import type { Params } from 'nestjs-pino';
+import { correlationIdOf } from './common/correlation';
 
 /** Paths pino blanks in every log line: credentials must never reach a log. */
 export const REDACT_PATHS = [
@@ -23,6 +24,7 @@ export function loggerParams(config: AppConfig): Params {
       level: config.logLevel,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
+      genReqId: (req, res) => correlationIdOf(req, res),
       customProps: () => ({ service: 'badge-reconciler' }),
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),

@@ -153,9 +153,11 @@ export const COMPLETE_SQL = `
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, code, http_status,
                              latency_ms, log_id, new_counts, detail)
-    SELECT d.tenant_key, d.user_id_type, d.user_id, CASE WHEN d.kind = 'park' THEN 'park' ELSE 'push' END,
+    SELECT d.tenant_key, d.user_id_type, d.user_id, 'push',
            d.version, d.outcome, d.code, d.http_status, d.latency_ms, d.log_id, d.sent,
-           CASE WHEN u.user_id IS NULL THEN concat_ws('; ', d.message, 'lease lost: result dropped') ELSE d.message END
+           concat_ws('; ', d.message,
+                     CASE WHEN u.user_id IS NULL THEN 'lease lost: result dropped'
+                          WHEN u.status = 'parked' THEN 'user parked until its badge changes or an operator resyncs' END)
     FROM d
     LEFT JOIN upd u ON (u.tenant_key, u.user_id_type, u.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
     WHERE d.kind <> 'noop' AND d.outcome <> 'deferred'

@@ -49,7 +49,7 @@ export class IdentityQuery {
 }
 
 export class HistoryQuery extends IdentityQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -69,7 +69,7 @@ export class ListByStatusQuery {
   @IsIn(BADGE_STATUSES)
   status!: BadgeStatus;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

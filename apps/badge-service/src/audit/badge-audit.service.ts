@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { AuditRepository, AuditRow, BadgeStateRow, BadgeStatus, StatusListRow, UserKey } from '@badges/store';
 import { decodeHistoryCursor, decodeStatusCursor, encodeHistoryCursor, encodeStatusCursor } from './audit-cursor';
 import type { UserIdType } from './audit.constants';
@@ -110,9 +110,8 @@ export class BadgeAuditService {
     };
   }
 
-  /** The cursor was validated with the query; decoding it again cannot fail. */
   async history(key: AuditUserKey, limit: number, cursor?: string): Promise<HistoryPageView> {
-    const after = cursor === undefined ? undefined : (decodeHistoryCursor(cursor) ?? undefined);
+    const after = cursor === undefined ? undefined : (decodeHistoryCursor(cursor) ?? invalidCursor());
     const rows = await this.repository.history(key, limit + 1, after);
     if (rows.length === 0 && !(await this.repository.userExists(key))) throw unknownUser();
     const page = rows.slice(0, limit);
@@ -121,7 +120,7 @@ export class BadgeAuditService {
   }
 
   async listByStatus(status: BadgeStatus, limit: number, cursor?: string): Promise<BadgeListPageView> {
-    const after = cursor === undefined ? undefined : (decodeStatusCursor(cursor, status) ?? undefined);
+    const after = cursor === undefined ? undefined : (decodeStatusCursor(cursor, status) ?? invalidCursor());
     const rows = await this.repository.listByStatus(status, limit + 1, after);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -143,6 +142,11 @@ export class BadgeAuditService {
       status: row.status,
     };
   }
+}
+
+/** The query DTO has validated the cursor already; this guards callers that bypass it. */
+function invalidCursor(): never {
+  throw new BadRequestException(['invalid cursor']);
 }
 
 function unknownUser(): NotFoundException {

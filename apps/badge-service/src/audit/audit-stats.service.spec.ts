@@ -1,0 +1,60 @@
+import { AuditRepository, PushCount, StatusCounts } from '@badges/store';
+import { AuditStatsService } from './audit-stats.service';
+import { ConsumerLagSource } from './consumer-lag';
+
+/** A repository fake that fails on anything the test did not set up. */
+function repository(pushes: PushCount[], oldestAgeSeconds: number | null): AuditRepository {
+  const users: StatusCounts = { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 };
+  const known = {
+    countByStatus: async () => users,
+    dirtySummary: async () => ({ dirty: 3, oldestAgeSeconds }),
+    pushesSince: async (seconds: number) => {
+      expect(seconds).toBe(3600);
+      return pushes;
+    },
+  };
+  return new Proxy(known, {
+    get: (t, p) => {
+      if (p in t) return t[p as keyof typeof t];
+      if (p === 'then') return undefined;
+      throw new Error(`unexpected call: AuditRepository.${String(p)}`);
+    },
+  }) as unknown as AuditRepository;
+}
+
+describe('AuditStatsService', () => {
+  it('folds push counts by outcome and by Feishu code, leaving code-less attempts out of byCode', async () => {
+    const sut = new AuditStatsService(
+      repository(
+        [
+          { outcome: 'applied', code: 0, n: 7 },
+          { outcome: 'transient', code: null, n: 2 },
+          { outcome: 'transient', code: 99991400, n: 1 },
+          { outcome: 'version_conflict', code: 213001, n: 3 },
+        ],
+        12.34567,
+      ),
+    );
+    expect(await sut.stats()).toEqual({
+      users: { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 },
+      dirty: 3,
+      oldestPendingAgeSeconds: 12.346,
+      pushesLastHour: { byOutcome: { applied: 7, transient: 3, version_conflict: 3 }, byCode: { '0': 7, '99991400': 1, '213001': 3 } },
+      consumerLag: null,
+    });
+  });
+
+  it('reports consumer lag per partition and in total when this process consumes', async () => {
+    const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5, '1': 0, '2': 12 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
+    const sut = new AuditStatsService(repository([], null), lag);
+    expect(await sut.stats()).toMatchObject({
+      oldestPendingAgeSeconds: null,
+      consumerLag: { partitions: { '0': 5, '1': 0, '2': 12 }, total: 17, measuredAt: '2026-11-24T08:00:00.000Z' },
+    });
+  });
+
+  it('reports no lag before the first measurement', async () => {
+    const lag: ConsumerLagSource = { status: () => ({ lag: {}, lagMeasuredAt: null }) };
+    expect((await new AuditStatsService(repository([], null), lag).stats()).consumerLag).toBeNull();
+  });
+});
