@@ -122,6 +122,52 @@ async function latency() {
   results.push(`latency at 20 events/s, Q=${Q}/s: produced → accepted by the emulator, ${lat.length} events: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${lat.at(-1)} ms`);
 }
 
+async function coalescing() {
+  const Q = 50;
+  const USERS = 2000;
+  const EVENTS = Number(process.env.BENCH_COALESCE_EVENTS ?? 200_000);
+  const SECONDS = 20;
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
+  const db = await database(id());
+  const topic = `bench.coal.${id()}`;
+  await createTopic(topic, 6);
+  const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest,reconcile', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `coal-${id()}`, DATABASE_URL: db.url, FEISHU_BASE_URL: emu.url, ...APP, FEISHU_RATE_LIMIT: String(Q), HTTP_PORT: '0' });
+  await until('ingest ready', async () => (await db.ds.query(`SELECT count(*)::int n FROM schema_migrations`).catch(() => [{ n: 0 }]))[0].n > 0, 60_000);
+  await sleep(3000);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const seq = new Map();
+  const perTick = EVENTS / (SECONDS * 10);
+  const start = Date.now();
+  for (let tick = 0; tick < SECONDS * 10; tick++) {
+    const messages = [];
+    for (let i = 0; i < perTick; i++) {
+      const u = Math.floor(Math.random() * USERS);
+      const src = Math.floor(Math.random() * 3);
+      const k = u * 3 + src;
+      const q = (seq.get(k) ?? 0) + 1;
+      seq.set(k, q);
+      const n = Math.floor(Math.random() * 30);
+      messages.push({ key: `ou_c${u}`, value: JSON.stringify({ eventId: `c${tick}-${i}`, userId: `ou_c${u}`, source: `s${src}`, sequence: q, counts: { pc: { web_app: n }, mobile: { gadget: n } }, occurredAt: new Date().toISOString() }) });
+    }
+    await producer.send({ topic, messages });
+    await sleep(Math.max(0, start + (tick + 1) * 100 - Date.now()));
+  }
+  const streamEnd = Date.now();
+  await producer.disconnect();
+  await until('ingest drained', async () => (await db.ds.query(`SELECT coalesce(sum(1),0)::int n FROM badge_source`))[0].n >= 0, 1000);
+  const dirtyAtEnd = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE desired_revision > pushed_revision`))[0].n;
+  await waitInSync(db.ds, 600_000);
+  const converge = (Date.now() - streamEnd) / 1000;
+  const floor = dirtyAtEnd / Q;
+  const s = await emu.stats();
+  const pushes = s.codes?.['app_badge/set']?.['0'] ?? 0;
+  const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
+  const changed = (await db.ds.query(`SELECT count(*)::int n FROM badge_state`))[0].n;
+  await svc.stop(); await emu.stop(); await db.drop(); await deleteTopics(topic, `${topic}.dlq`);
+  results.push(`coalescing: ${fmt(EVENTS)} events over ${USERS} users in ${SECONDS} s, Q=${Q}/s: ${fmt(pushes)} pushes (${fmt(pushes / changed, 2)} per changed user), 429s: ${limited}; ${dirtyAtEnd} users dirty when the stream ended, converged ${fmt(converge, 1)} s later vs a floor of ${fmt(floor, 1)} s = ${fmt(converge / floor, 2)} × floor`);
+}
+
 function postgresCpuTicks() {
   let ticks = 0;
   for (const p of readdirSync('/proc')) {
@@ -170,7 +216,7 @@ async function growth() {
   results.push(`growth: ${out.join(' | ')}`);
 }
 
-const all = { engine, quota, latency, growth };
+const all = { engine, quota, coalescing, latency, growth };
 for (const [name, fn] of Object.entries(all)) if (!only || only === name) await fn();
 console.log(`\nreconcile benchmarks (command: npm run build && node bench/reconcile.bench.mjs${only ? ` ${only}` : ''})\n  ${results.join('\n  ')}`);
 process.exit(0);
