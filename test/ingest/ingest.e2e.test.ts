@@ -129,6 +129,11 @@ describe('ingest role through the real broker and the real database', () => {
     await drained(group);
     await assertMatches(expectedOf(good));
 
+    // Refused events whose user is readable show in that user's history.
+    const rejected = await db.ds.query(`SELECT user_id, detail FROM badge_audit WHERE kind = 'rejected' ORDER BY id`);
+    expect(rejected.map((r: { user_id: string }) => r.user_id)).toEqual(['ou_a', 'ou_a', 'ou_a']);
+    expect(rejected[0].detail).toContain('sequence');
+
     const dlq = await readTopic(`${topic}.dlq`, bad.length);
     expect(dlq).toHaveLength(bad.length);
     for (const [name, value, field] of bad) {

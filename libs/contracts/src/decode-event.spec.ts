@@ -63,6 +63,13 @@ describe('decodeEvent', () => {
     expect(rejectionOf(input)).toMatchObject({ field, rule });
   });
 
+  it('says whose event a refused message was, when the identity itself is readable', () => {
+    const r = decodeEvent(buf({ ...valid, sequence: 'one' }));
+    expect(!r.ok && r.rejectedFor).toEqual({ userId: valid.userId, userIdType: 'open_id', tenantKey: valid.tenantKey, eventId: valid.eventId, source: 'approval' });
+    const anonymous = decodeEvent(buf({ ...valid, userId: 7 }));
+    expect(!anonymous.ok && anonymous.rejectedFor).toBeUndefined();
+  });
+
   it('rejects a value over 64 KiB before parsing it', () => {
     const big = Buffer.alloc(MAX_EVENT_BYTES + 1, 0x20);
     const r = decodeEvent(big);

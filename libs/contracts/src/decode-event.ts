@@ -20,7 +20,16 @@ export interface Rejection {
   value?: string;
 }
 
-export type DecodeResult = { ok: true; event: BadgeEvent } | { ok: false; rejection: Rejection };
+/** Whose event a refused message was meant to be, when that much can be read: lets the audit trail show it. */
+export interface RejectedFor {
+  userId: string;
+  userIdType: UserIdType;
+  tenantKey: string;
+  eventId: string | null;
+  source: string | null;
+}
+
+export type DecodeResult = { ok: true; event: BadgeEvent } | { ok: false; rejection: Rejection; rejectedFor?: RejectedFor };
 
 const ISO_8601 =
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
@@ -126,9 +135,27 @@ export function validateEvent(value: unknown): DecodeResult {
       event: { eventId, userId, userIdType, tenantKey, source: source as string, sequence: sequence as number, counts: c, occurredAt },
     };
   } catch (e) {
-    if (e instanceof Refused) return { ok: false, rejection: e.rejection };
+    if (e instanceof Refused) {
+      const rejectedFor = readableIdentity(value);
+      return rejectedFor ? { ok: false, rejection: e.rejection, rejectedFor } : { ok: false, rejection: e.rejection };
+    }
     throw e;
   }
+}
+
+function readableIdentity(value: unknown): RejectedFor | undefined {
+  if (!isObject(value)) return undefined;
+  const ok = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(v);
+  if (!ok(value.userId)) return undefined;
+  const type = (USER_ID_TYPES as readonly unknown[]).includes(value.userIdType ?? 'open_id') ? ((value.userIdType ?? 'open_id') as UserIdType) : undefined;
+  if (type === undefined || (value.tenantKey !== undefined && !ok(value.tenantKey))) return undefined;
+  return {
+    userId: value.userId,
+    userIdType: type,
+    tenantKey: (value.tenantKey as string | undefined) ?? '',
+    eventId: ok(value.eventId) ? value.eventId : null,
+    source: typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : null,
+  };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

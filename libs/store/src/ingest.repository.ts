@@ -108,6 +108,20 @@ export const RECOMPUTE_DESIRED_SQL = `
         (excluded.desired_pc_web_app, excluded.desired_pc_gadget, excluded.desired_mobile_web_app, excluded.desired_mobile_gadget)
   RETURNING 1`;
 
+/** Refused messages whose user could be read, so the user's history shows them. */
+export const AUDIT_REJECTED_SQL = `
+  INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, event_id, source, detail)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`;
+
+export interface RejectedEvent {
+  tenantKey: string;
+  userIdType: string;
+  userId: string;
+  eventId: string | null;
+  source: string | null;
+  reason: string;
+}
+
 export const NOTIFY_DIRTY_SQL = `SELECT pg_notify('${DIRTY_CHANNEL}', $1)`;
 
 export interface IngestOutcome {
@@ -125,11 +139,29 @@ export class IngestRepository {
    * Applies one batch in one transaction. `newest` must hold at most one event per source (see
    * newestPerSource); `superseded` are recorded as stale. Safe to replay: replays are stale.
    */
-  async applyBatch(newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
-    if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
+  async applyBatch(
+    newest: readonly BadgeEvent[],
+    superseded: readonly BadgeEvent[],
+    rejected: readonly RejectedEvent[] = [],
+  ): Promise<IngestOutcome> {
+    if (newest.length === 0 && superseded.length === 0 && rejected.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.ds.transaction((m) => this.apply(m, newest, superseded));
+        return await this.ds.transaction(async (m) => {
+          if (rejected.length > 0) {
+            const col = <T>(f: (r: RejectedEvent) => T) => rejected.map(f);
+            await m.query(AUDIT_REJECTED_SQL, [
+              col((r) => r.tenantKey),
+              col((r) => r.userIdType),
+              col((r) => r.userId),
+              col(() => 'rejected'),
+              col((r) => r.eventId),
+              col((r) => r.source),
+              col((r) => r.reason),
+            ]);
+          }
+          return this.apply(m, newest, superseded);
+        });
       } catch (e) {
         if (attempt >= 5 || !RETRYABLE.has((e as { code?: string }).code ?? '')) throw e;
       }
@@ -137,6 +169,7 @@ export class IngestRepository {
   }
 
   private async apply(m: EntityManager, newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
+    if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
     const all = [...newest, ...superseded];
     const userKeys = [...new Set(newest.map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`))];
     await m.query(LOCK_USERS_SQL, [userKeys]);

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BadgeEvent, decodeEvent, describeRejection, newestPerSource } from '@badges/contracts';
-import { IngestOutcome, IngestRepository } from '@badges/store';
+import { IngestOutcome, IngestRepository, RejectedEvent } from '@badges/store';
 import { Clock } from '../common/clock';
 import { Metrics } from '../metrics/metrics.service';
 import { DeadLetterPublisher } from './dead-letter.publisher';
@@ -29,10 +29,15 @@ export class IngestService {
   async apply(messages: readonly InboundMessage[]): Promise<ChunkResult> {
     const events: BadgeEvent[] = [];
     const letters: DeadLetter[] = [];
+    const rejected: RejectedEvent[] = [];
     for (const m of messages) {
       const r = decodeEvent(m.value);
       if (r.ok) events.push(r.event);
-      else letters.push({ message: m, field: r.rejection.field, rule: r.rejection.rule, reason: describeRejection(r.rejection) });
+      else {
+        const reason = describeRejection(r.rejection);
+        letters.push({ message: m, field: r.rejection.field, rule: r.rejection.rule, reason });
+        if (r.rejectedFor) rejected.push({ ...r.rejectedFor, reason: `rejected to the dead-letter topic: ${reason}` });
+      }
     }
     this.metrics.eventsConsumed.inc(messages.length);
     if (letters.length > 0) {
@@ -47,7 +52,7 @@ export class IngestService {
     }
     const { newest, superseded } = newestPerSource(events);
     const started = performance.now();
-    const outcome = await this.repository.applyBatch(newest, superseded);
+    const outcome = await this.repository.applyBatch(newest, superseded, rejected);
     this.metrics.ingestBatchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.ingestBatchSize.observe(messages.length);
     this.metrics.eventsApplied.inc(outcome.accepted);
