@@ -58,7 +58,7 @@ async function engine() {
   const raw = sent / ((Date.now() - t0) / 1000);
   const db = await database(id());
   await seedUsers(db.ds, N, N);
-  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_BATCH_SIZE: '200', RECONCILE_CONCURRENCY: '128' });
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000' });
   await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
   const t1 = Date.now();
   const first = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;

@@ -8,7 +8,7 @@ export const RECONCILE = {
   /** Slots are reserved starting this far ahead, so the first is not already late when the claim commits. */
   slotLeadMs: 25,
   /** How far ahead a replica may reserve push slots. */
-  slotHorizonMs: 250,
+  slotHorizonMs: 1000,
   minSleepMs: 20,
   readyTickAgeMs: 10_000,
   gaugeIntervalMs: 5_000,
