@@ -18,7 +18,7 @@ async function ingestRole() {
   const t0 = Date.now();
   const produced = await produceAll(topic, generateEvents(EVENTS, USERS, SOURCES));
   const produceSecs = (Date.now() - t0) / 1000;
-  const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`, HTTP_PORT: '0', KAFKA_TOPIC_PARTITIONS: String(PARTITIONS) });
+  const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`, HTTP_PORT: '0', KAFKA_TOPIC_PARTITIONS: String(PARTITIONS), ...(process.env.INGEST_MAX_BATCH ? { INGEST_MAX_BATCH: process.env.INGEST_MAX_BATCH } : {}) });
   // Timed from the first committed offset (the service has started and joined) to the last.
   await until('first commit', async () => (await groupLag(topic, group)) < produced, 120_000, 50);
   const start = Date.now();
