@@ -27,12 +27,12 @@ export class IngestService {
    * anywhere replays the chunk: the database side is idempotent (stale), the DLQ side at-least-once.
    */
   async apply(messages: readonly InboundMessage[]): Promise<ChunkResult> {
-    const events: BadgeEvent[] = [];
+    const decoded: Decoded[] = [];
     const letters: DeadLetter[] = [];
     const rejected: RejectedEvent[] = [];
     for (const m of messages) {
       const r = decodeEvent(m.value);
-      if (r.ok) events.push(r.event);
+      if (r.ok) decoded.push({ event: r.event, message: m });
       else {
         const reason = describeRejection(r.rejection);
         letters.push({ message: m, field: r.rejection.field, rule: r.rejection.rule, reason });
@@ -40,23 +40,74 @@ export class IngestService {
       }
     }
     this.metrics.eventsConsumed.inc(messages.length);
-    if (letters.length > 0) {
-      await this.deadLetters.publish(letters, new Date(this.clock.now()));
-      for (const l of letters) {
-        this.metrics.eventsDeadLettered.inc({ field: l.field });
-        this.log.warn(
-          { topic: l.message.topic, partition: l.message.partition, offset: l.message.offset, reason: l.reason },
-          'message dead-lettered',
-        );
-      }
-    }
-    const { newest, superseded } = newestPerSource(events);
+    await this.deadLetter(letters);
     const started = performance.now();
-    const outcome = await this.repository.applyBatch(newest, superseded, rejected);
+    const outcome = await this.store(decoded, rejected);
     this.metrics.ingestBatchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.ingestBatchSize.observe(messages.length);
     this.metrics.eventsApplied.inc(outcome.accepted);
     this.metrics.eventsStale.inc(outcome.stale);
-    return { ...outcome, deadLettered: letters.length };
+    return { ...outcome, deadLettered: outcome.deadLettered + letters.length };
+  }
+
+  /**
+   * Applies the events in one transaction. Should the database refuse the data itself (an event the contract
+   * accepts but Postgres cannot store), the batch is split in halves until the one refused event is found and
+   * dead-lettered, so a poison message never blocks its partition; any other error is left to the caller's retry.
+   */
+  private async store(items: readonly Decoded[], rejected: readonly RejectedEvent[]): Promise<ChunkResult> {
+    const { newest, superseded } = newestPerSource(items.map((i) => i.event));
+    try {
+      return { ...(await this.repository.applyBatch(newest, superseded, rejected)), deadLettered: 0 };
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !REFUSED_DATA.test(code) || items.length === 0) throw e;
+      if (items.length === 1 && rejected.length === 0) {
+        const rule = `refused by the database (SQLSTATE ${code})`;
+        await this.deadLetter([{ message: items[0].message, field: '$', rule, reason: `$: ${rule}` }]);
+        return { accepted: 0, stale: 0, usersChanged: 0, deadLettered: 1 };
+      }
+      const mid = Math.ceil(items.length / 2);
+      // The refused-message audit rows go alone first: they may be what the database refused.
+      const head = rejected.length > 0 ? await this.storeRejected(rejected) : ZERO;
+      const a = await this.store(items.slice(0, mid), []);
+      const b = await this.store(items.slice(mid), []);
+      return {
+        accepted: head.accepted + a.accepted + b.accepted,
+        stale: head.stale + a.stale + b.stale,
+        usersChanged: head.usersChanged + a.usersChanged + b.usersChanged,
+        deadLettered: a.deadLettered + b.deadLettered,
+      };
+    }
+  }
+
+  private async storeRejected(rejected: readonly RejectedEvent[]): Promise<ChunkResult> {
+    try {
+      await this.repository.applyBatch([], [], rejected);
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not record refused events in the audit trail');
+    }
+    return ZERO;
+  }
+
+  private async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.deadLetters.publish(letters, new Date(this.clock.now()));
+    for (const l of letters) {
+      this.metrics.eventsDeadLettered.inc({ field: l.field });
+      this.log.warn(
+        { topic: l.message.topic, partition: l.message.partition, offset: l.message.offset, reason: l.reason },
+        'message dead-lettered',
+      );
+    }
   }
 }
+
+interface Decoded {
+  event: BadgeEvent;
+  message: InboundMessage;
+}
+
+/** SQLSTATE classes for data Postgres refuses to store: 22 data exception, 23 integrity, 54 program limit. */
+const REFUSED_DATA = /^(22|23|54)/;
+const ZERO: ChunkResult = { accepted: 0, stale: 0, usersChanged: 0, deadLettered: 0 };

@@ -1,0 +1,73 @@
+import { BadgeEvent } from '@badges/contracts';
+import { IngestRepository, RejectedEvent } from '@badges/store';
+import { Clock } from '../common/clock';
+import { Metrics } from '../metrics/metrics.service';
+import { DeadLetterPublisher } from './dead-letter.publisher';
+import { IngestService } from './ingest.service';
+import { DeadLetter, InboundMessage } from './ingest.types';
+
+const msg = (offset: number, value: object | string): InboundMessage => ({
+  topic: 't',
+  partition: 0,
+  offset: String(offset),
+  key: null,
+  value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  headers: {},
+});
+const ev = (userId: string) => ({
+  eventId: `e-${userId}`,
+  userId,
+  source: 'approval',
+  sequence: 1,
+  counts: { pc: { web_app: 1 } },
+  occurredAt: '2026-11-24T08:00:00Z',
+});
+
+/** A repository that refuses, like Postgres would, any batch holding the poison user. */
+class RefusingRepository {
+  readonly applied: string[] = [];
+  async applyBatch(newest: BadgeEvent[], superseded: BadgeEvent[], _rejected: RejectedEvent[] = []) {
+    if ([...newest, ...superseded].some((e) => e.userId === 'poison')) throw Object.assign(new Error('invalid input'), { code: '22021' });
+    this.applied.push(...newest.map((e) => e.userId));
+    return { accepted: newest.length, stale: superseded.length, usersChanged: newest.length };
+  }
+}
+class RecordingPublisher {
+  readonly letters: DeadLetter[] = [];
+  async publish(letters: readonly DeadLetter[]) {
+    this.letters.push(...letters);
+  }
+}
+
+describe('IngestService', () => {
+  const setup = (repo: object) => {
+    const publisher = new RecordingPublisher();
+    const sut = new IngestService(repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
+    return { sut, publisher };
+  };
+
+  it('dead-letters the one event the database refuses and applies every other event of the batch', async () => {
+    const repo = new RefusingRepository();
+    const { sut, publisher } = setup(repo);
+    const users = ['a', 'b', 'c', 'poison', 'd', 'e', 'f'];
+    const r = await sut.apply(users.map((u, i) => msg(i, ev(u))));
+    expect(repo.applied.sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(publisher.letters.map((l) => [l.message.offset, l.rule])).toEqual([['3', 'refused by the database (SQLSTATE 22021)']]);
+    expect(r).toMatchObject({ accepted: 6, deadLettered: 1 });
+  });
+
+  it('leaves errors that are not about the data (e.g. the connection) to the caller, dead-lettering nothing', async () => {
+    const repo = { applyBatch: async () => Promise.reject(Object.assign(new Error('terminating connection'), { code: '57P01' })) };
+    const { sut, publisher } = setup(repo);
+    await expect(sut.apply([msg(0, ev('a'))])).rejects.toThrow('terminating connection');
+    expect(publisher.letters).toEqual([]);
+  });
+
+  it('publishes contract rejections once, before the database work', async () => {
+    const repo = new RefusingRepository();
+    const { sut, publisher } = setup(repo);
+    const r = await sut.apply([msg(0, '{ nope'), msg(1, ev('a'))]);
+    expect(publisher.letters.map((l) => l.field)).toEqual(['$']);
+    expect(r).toMatchObject({ accepted: 1, deadLettered: 1 });
+  });
+});
