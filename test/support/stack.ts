@@ -40,7 +40,7 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   app.enableShutdownHooks();
-  await app.listen(0, '127.0.0.1');
+  await app.listen(config.http.port, '127.0.0.1');
   return app;
 }
 

@@ -4,3 +4,4 @@ export { MIGRATIONS } from './migrations';
 export * from './reconcile.repository';
 export * from './audit.repository';
 export * from './audit-partitions.repository';
+export * from './app-ticket.repository';

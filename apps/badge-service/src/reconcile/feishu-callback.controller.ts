@@ -1,8 +1,8 @@
 import { Body, Controller, ForbiddenException, HttpCode, Inject, Logger, Post } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@badges/config';
-import { decodeEventCallback, StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { TENANT_TOKENS } from './feishu.providers';
+import { decodeEventCallback } from '@badges/feishu';
+import { AppTicketSync } from './app-ticket.sync';
 
 /** Feishu's event callback for store apps: answers url_verification and takes the hourly app_ticket. */
 @Controller('feishu')
@@ -11,20 +11,20 @@ export class FeishuCallbackController {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
+    private readonly tickets: AppTicketSync,
   ) {}
 
   @Post('events')
   @HttpCode(200)
   @ApiExcludeEndpoint()
-  receive(@Body() body: unknown): Record<string, string> {
+  async receive(@Body() body: unknown): Promise<Record<string, string>> {
     const r = decodeEventCallback(body, { verificationToken: this.config.feishu.verificationToken, encryptKey: this.config.feishu.encryptKey });
     switch (r.kind) {
       case 'challenge':
         return { challenge: r.challenge };
       case 'app_ticket':
         if (r.appId !== this.config.feishu.appId) throw new ForbiddenException('app_ticket for another app');
-        if (this.tokens instanceof StoreAppTokenProvider) this.tokens.setAppTicket(r.ticket);
+        await this.tickets.received(r.ticket);
         this.log.log('app_ticket received');
         return {};
       case 'ignored':

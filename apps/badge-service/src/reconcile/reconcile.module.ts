@@ -1,9 +1,10 @@
 import { Inject, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { ReconcileRepository } from '@badges/store';
+import { AppTicketRepository, ReconcileRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.registry';
+import { AppTicketSync } from './app-ticket.sync';
 import { DirtyListener } from './dirty.listener';
 import { FeishuCallbackController } from './feishu-callback.controller';
 import { feishuProviders, TENANT_TOKENS } from './feishu.providers';
@@ -15,6 +16,8 @@ import { ResyncScheduler } from './resync.scheduler';
   providers: [
     ...feishuProviders,
     { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
+    { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
+    AppTicketSync,
     DirtyListener,
     ReconcileLoop,
     ResyncScheduler,

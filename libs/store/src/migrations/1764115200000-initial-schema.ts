@@ -80,6 +80,14 @@ export class InitialSchema1764115200000 implements MigrationInterface {
         paused_until  timestamptz NOT NULL DEFAULT '-infinity'
       )`);
 
+    // Store apps: Feishu pushes the app_ticket to whichever replica it reaches; every replica reads it here.
+    await q.query(`
+      CREATE TABLE feishu_app_ticket (
+        app_id       text        PRIMARY KEY,
+        ticket       text        NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now()
+      )`);
+
     // The audit trail, partitioned by day so retention drops partitions instead of deleting rows. The default
     // partition catches rows whose day has no partition yet; maintenance keeps it empty.
     await q.query(`
@@ -110,6 +118,7 @@ export class InitialSchema1764115200000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE badge_audit`);
+    await q.query(`DROP TABLE feishu_app_ticket`);
     await q.query(`DROP TABLE push_budget`);
     await q.query(`DROP TABLE badge_state`);
     await q.query(`DROP TABLE badge_source`);
