@@ -72,8 +72,9 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
     const s = await stats();
     const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
     expect(limited).toBeGreaterThan(0);
-    // Paused deployment-wide: far fewer 429s than the pushes a non-pausing client would make in 2 s at 50/s.
-    expect(limited).toBeLessThan(40);
+    // Each replica stops at its first 429 of each reset period (2 s storm, 1 s reset: about 3 periods), whatever
+    // it had reserved; a client that did not pause would see about 100 (2 s at 50/s).
+    expect(limited).toBeLessThanOrEqual(12);
     expect(s.rateLimit.maxAcceptedPerWindow['app_badge/set'][`${APP_ID}/tenant_emulator`]).toBeLessThanOrEqual(50);
     const paused = await db.ds.query(`SELECT count(*)::int n FROM badge_audit WHERE kind = 'push' AND outcome = 'rate_limited'`);
     expect(paused[0].n).toBe(limited);

@@ -31,6 +31,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private wake = new AbortController();
   private lastTickAt = 0;
   private readonly budgets = new Set<string>();
+  /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
+  private readonly pausedUntil = new Map<string, number>();
   private gaugeTimer?: NodeJS.Timeout;
 
   constructor(
@@ -144,18 +146,18 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async pushBatch(claim: Claim, scope: string): Promise<void> {
-    const pause = { until: 0 };
-    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, pause)));
+    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope)));
     await this.complete(completions, claim.users);
   }
 
-  private async pushOne(u: ClaimedUser, slotAt: number, scope: string, pause: { until: number }): Promise<Completion> {
+  private async pushOne(u: ClaimedUser, slotAt: number, scope: string): Promise<Completion> {
     if (u.leaseTakenOver) this.metrics.leasesTakenOver.inc();
     const plan = planPush(u.desired, u.applied, u.forceFull);
     if (plan === null) return noop(u);
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
-    if (pause.until > this.clock.now()) return deferred(u, pause.until - this.clock.now());
+    const pausedUntil = this.pausedUntil.get(scope) ?? 0;
+    if (pausedUntil > this.clock.now()) return deferred(u, pausedUntil - this.clock.now());
     if (this.clock.now() - slotAt > RECONCILE.maxSlotLatenessMs) {
       this.metrics.slotsMissed.inc();
       return deferred(u, 0, 'not sent: its push slot had passed');
@@ -167,7 +169,9 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() - u.desiredChangedAt.getTime()) / 1000);
     if (r.outcome === 'rate_limited') {
       const ms = r.retryAfterMs ?? 1000;
-      pause.until = Math.max(pause.until, this.clock.now() + ms);
+      // Every push this replica has reserved for the scope waits; other replicas see the pause in Postgres at
+      // their next claim, and learn it from their own first 429 for what they already hold.
+      this.pausedUntil.set(scope, Math.max(this.pausedUntil.get(scope) ?? 0, this.clock.now() + ms));
       this.metrics.rateLimitPauses.inc();
       this.log.warn({ scope, pauseMs: ms, logId: r.logId }, 'Feishu rate limit: pausing every replica');
       await this.repository.pause(scope, ms).catch((e) => this.log.error({ err: e }, 'could not record the pause'));
