@@ -40,7 +40,8 @@ function excerpt(v: unknown): string {
   try {
     s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
   } catch {
-    s = String(v);
+    // Too deep to serialise; String() would recurse just as deep (Array.prototype.join) and throw again.
+    s = Object.prototype.toString.call(v);
   }
   return s.length > EXCERPT ? `${s.slice(0, EXCERPT)}…` : s;
 }
@@ -67,6 +68,8 @@ function boundedString(o: Record<string, unknown>, field: string, required: bool
   if (v.length === 0) return refuse(field, 'must not be empty');
   if (v.length > MAX_ID_LENGTH) return refuse(field, `at most ${MAX_ID_LENGTH} characters`, v);
   if (/[\u0000-\u001f\u007f]/.test(v)) return refuse(field, 'must not contain control characters', v);
+  // A lone surrogate cannot be stored: it reaches Postgres as U+FFFD, and distinct ids would become one.
+  if (/[\ud800-\udfff]/u.test(v)) return refuse(field, 'must be well-formed Unicode (no lone surrogates)', v);
   return v;
 }
 
@@ -130,6 +133,9 @@ export function validateEvent(value: unknown): DecodeResult {
     }
     const occurredAt = new Date(occurredAtRaw as string);
     if (Number.isNaN(occurredAt.getTime())) refuse('occurredAt', 'a valid date-time', occurredAtRaw);
+    // Postgres stores neither year 0 nor, in this form, years past 9999 (an offset can push 9999 over).
+    const year = occurredAt.getUTCFullYear();
+    if (year < 1 || year > 9999) refuse('occurredAt', 'a date-time in the years 0001..9999 (UTC)', occurredAtRaw);
     return {
       ok: true,
       event: { eventId, userId, userIdType, tenantKey, source: source as string, sequence: sequence as number, counts: c, occurredAt },

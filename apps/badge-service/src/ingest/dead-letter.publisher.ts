@@ -3,6 +3,12 @@ import { APP_CONFIG, AppConfig } from '@badges/config';
 import { Producer } from 'kafkajs';
 import { DeadLetter, DLQ_HEADERS } from './ingest.types';
 
+/**
+ * One send is one record batch per partition, and the broker refuses a batch over its message.max.bytes (1 MiB by
+ * default): a chunk holding a few messages of up to 64 KiB and more must go out in several sends.
+ */
+const MAX_SEND_BYTES = 512 * 1024;
+
 /** Sends refused messages to `<topic>.dlq` with the original key, value and headers, plus why. */
 @Injectable()
 export class DeadLetterPublisher {
@@ -17,23 +23,52 @@ export class DeadLetterPublisher {
   async publish(letters: readonly DeadLetter[], at: Date): Promise<void> {
     if (letters.length === 0) return;
     if (!this.producer) throw new Error('dead-letter producer not connected');
-    await this.producer.send({
-      topic: this.config.kafka.dlqTopic,
-      acks: -1,
-      messages: letters.map(({ message, field, rule, reason }) => ({
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          [DLQ_HEADERS.reason]: reason,
-          [DLQ_HEADERS.field]: field,
-          [DLQ_HEADERS.rule]: rule,
-          [DLQ_HEADERS.sourceTopic]: message.topic,
-          [DLQ_HEADERS.sourcePartition]: String(message.partition),
-          [DLQ_HEADERS.sourceOffset]: message.offset,
-          [DLQ_HEADERS.at]: at.toISOString(),
-        },
-      })),
-    });
+    const messages = letters.map(({ message, field, rule, reason }) => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...message.headers,
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.field]: field,
+        [DLQ_HEADERS.rule]: rule,
+        [DLQ_HEADERS.sourceTopic]: message.topic,
+        [DLQ_HEADERS.sourcePartition]: String(message.partition),
+        [DLQ_HEADERS.sourceOffset]: message.offset,
+        [DLQ_HEADERS.at]: at.toISOString(),
+      },
+    }));
+    for (const batch of bySize(messages, MAX_SEND_BYTES)) {
+      await this.producer.send({ topic: this.config.kafka.dlqTopic, acks: -1, messages: batch });
+    }
   }
+}
+
+type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
+interface Letter {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, HeaderValue>;
+}
+
+const byteLength = (v: HeaderValue): number =>
+  v === undefined ? 0 : Array.isArray(v) ? v.reduce((n, x) => n + Buffer.byteLength(x), 0) : Buffer.byteLength(v);
+
+/** Consecutive groups of at most about `max` bytes (a larger message goes alone). */
+function bySize<M extends Letter>(messages: M[], max: number): M[][] {
+  const groups: M[][] = [];
+  let group: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+    for (const [k, v] of Object.entries(m.headers)) n += k.length + byteLength(v);
+    if (group.length > 0 && bytes + n > max) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(m);
+    bytes += n;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

@@ -14,6 +14,9 @@ const LAG_INTERVAL_MS = 10_000;
 const RESTART_DELAY_MS = 2_000;
 const DB_RETRY_BASE_MS = 200;
 const DB_RETRY_CAP_MS = 5_000;
+/** Heartbeat answers that mean the group is rebalancing and waits for this member to rejoin. */
+const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+const mustRejoin = (e: unknown) => REJOIN.has((e as { type?: string } | null)?.type ?? '');
 
 export interface ConsumerStatus {
   running: boolean;
@@ -156,7 +159,11 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
           this.log.error({ err: e, partition: batch.partition, firstOffset: chunk[0].offset, attempt }, 'ingest batch failed; retrying');
           if (!isRunning() || isStale()) return; // not committed: the next owner replays it
           await this.clock.sleep(backoffMs(attempt, DB_RETRY_BASE_MS, DB_RETRY_CAP_MS, () => this.clock.random()));
-          await heartbeat().catch(() => undefined);
+          // The whole group waits for this member to rejoin: leave the batch (uncommitted, so it is fetched again,
+          // here or by the next owner) and let kafkajs rejoin, rather than hold every other member up.
+          await heartbeat().catch((err) => {
+            if (mustRejoin(err)) throw err;
+          });
         }
       }
       this.crashIfAsked();
