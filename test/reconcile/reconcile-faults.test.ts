@@ -107,6 +107,7 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
       AUDIT_API_TOKENS: AUDIT_TOKEN,
       FEISHU_RATE_LIMIT: '200',
       RECONCILE_LEASE_MS: '2000',
+      FEISHU_TIMEOUT_MS: '500',
       HTTP_PORT: '0',
     };
     const victim = runNode(SERVICE_MAIN, env);

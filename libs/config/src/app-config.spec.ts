@@ -30,6 +30,11 @@ describe('loadConfig', () => {
     expect([...loadConfig({ BADGE_ROLES: 'ingest' }).roles]).toEqual(['ingest']);
   });
 
+  it('refuses a lease shorter than the longest push', () => {
+    expect(() => loadConfig({ ...base, RECONCILE_LEASE_MS: '3000', FEISHU_TIMEOUT_MS: '5000' })).toThrow(/RECONCILE_LEASE_MS: must be at least/);
+    expect(() => loadConfig({ ...base, RECONCILE_LEASE_MS: '3000', FEISHU_TIMEOUT_MS: '1000' })).not.toThrow();
+  });
+
   it('lists every variable of the design contract', () => {
     for (const v of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'DATABASE_URL', 'FEISHU_BASE_URL', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_APP_TYPE', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'FEISHU_RATE_LIMIT', 'HTTP_PORT', 'AUDIT_API_TOKENS', 'BADGE_ROLES', 'AUDIT_RETENTION_DAYS']) {
       expect(CONFIG_VARIABLES).toContain(v);

@@ -166,6 +166,12 @@ export function loadConfig(env: Env): AppConfig {
     problems.push('FEISHU_VERIFICATION_TOKEN: required for store apps (checks the app_ticket callback)');
   }
   if (e.BACKOFF_MAX_MS < e.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS: must be at least BACKOFF_BASE_MS');
+  // A push may take a request and one retry after a token refresh, and waits up to a second for its slot: a lease
+  // shorter than that lets another replica push the same user meanwhile (Feishu answers 213004).
+  const longestPushMs = 2 * e.FEISHU_TIMEOUT_MS + 1000;
+  if (e.RECONCILE_LEASE_MS < longestPushMs) {
+    problems.push(`RECONCILE_LEASE_MS: must be at least 2 x FEISHU_TIMEOUT_MS + 1000 ms (${longestPushMs} ms), the longest a push can take`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kafka: {
