@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 
@@ -206,22 +207,31 @@ export class AuditRepository {
   constructor(private readonly ds: DataSource) {}
 
   async badge(key: UserKey): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
-    const [states, sources]: [BadgeStateRow[], BadgeSourceRow[]] = await Promise.all([
-      this.ds.query(BADGE_STATE_SQL, keyParams(key)),
-      this.ds.query(BADGE_SOURCES_SQL, keyParams(key)),
+    const [states, sources] = await Promise.all([
+      this.prepared<BadgeStateRow>('audit_badge_state', BADGE_STATE_SQL, keyParams(key)),
+      this.prepared<BadgeSourceRow>('audit_badge_sources', BADGE_SOURCES_SQL, keyParams(key)),
     ]);
     return states.length === 0 ? null : { state: states[0], sources };
   }
 
   async userExists(key: UserKey): Promise<boolean> {
-    return (await this.ds.query(USER_EXISTS_SQL, keyParams(key))).length > 0;
+    return (await this.prepared('audit_user_exists', USER_EXISTS_SQL, keyParams(key))).length > 0;
   }
 
   /** Up to `limit` entries strictly older than `after` (newest first). */
   history(key: UserKey, limit: number, after?: HistoryPosition): Promise<AuditRow[]> {
     return after
-      ? this.ds.query(HISTORY_AFTER_SQL, [...keyParams(key), limit, after.at, after.id])
-      : this.ds.query(HISTORY_FIRST_PAGE_SQL, [...keyParams(key), limit]);
+      ? this.prepared('audit_history_after', HISTORY_AFTER_SQL, [...keyParams(key), limit, after.at, after.id])
+      : this.prepared('audit_history_first_page', HISTORY_FIRST_PAGE_SQL, [...keyParams(key), limit]);
+  }
+
+  /**
+   * The per-request reads run as named prepared statements, so each pooled connection parses and plans them once:
+   * planning the history page over every daily partition cost as much as running it (bench/audit.bench.mjs).
+   */
+  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const pool = (this.ds.driver as unknown as { master: Pool }).master;
+    return (await pool.query({ name, text, values })).rows as T[];
   }
 
   /** Up to `limit` users with the status, in key order, strictly after `after`. */

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { counts, event, wire } from '../support/events';
+import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
+import { APP_ID } from '../support/stack';
+import { scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
+
+jest.setTimeout(90_000);
+
+const secret = (label: string) => `${label}-${randomBytes(16).toString('hex')}`;
+
+/**
+ * The whole stack as processes, the service at LOG_LEVEL=debug, driven through every door that handles a credential:
+ * tenant tokens fetched, refreshed before expiry, refused by Feishu and refetched, fetched during an outage; the audit
+ * API with good and bad bearer tokens; a replica configured with a wrong app secret. Then no line either process
+ * wrote may contain the app secret, any tenant token the emulator issued, or any audit token.
+ */
+describe('secrets never reach the logs', () => {
+  const appSecret = secret('app-secret');
+  const wrongAppSecret = secret('wrong-app-secret');
+  const auditTokens = [secret('audit-token'), secret('audit-token')];
+  const wrongAuditToken = secret('not-an-audit-token');
+  const TOKEN_TTL_SECONDS = 3;
+
+  let db: TestDatabase;
+  let topic: string;
+  let emulator: WatchedProcess;
+  const services: WatchedProcess[] = [];
+  const issuedTokens = new Set<string>();
+  let capturing = true;
+  let capturer: Promise<void> = Promise.resolve();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('secrets');
+    topic = uniqueName('secrets');
+    await createTopic(topic, 3);
+    emulator = await startWatchedEmulator(appSecret, {
+      EMULATOR_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
+      // A token is handed out again while more than half its life is left, so every issued token stays current
+      // for at least 1.5 s: polling every 200 ms sees each one.
+      EMULATOR_TOKEN_REFRESH_RATIO: '0.5',
+      EMULATOR_LOG_REQUESTS: 'true',
+      EMULATOR_INVALID_USERS: 'ou_sec_parked',
+    });
+    capturer = captureTokens();
+  });
+  afterAll(async () => {
+    capturing = false;
+    await capturer;
+    await Promise.all(services.map((s) => s.stop()));
+    await emulator?.stop();
+    await deleteTopics(topic, `${topic}.dlq`);
+    await db?.drop();
+  });
+
+  /** Asks the emulator for the tenant token with the app's credentials: it answers with the token it last issued. */
+  async function captureTokens(): Promise<void> {
+    while (capturing) {
+      const r = await fetch(`${emulator.url}/open-apis/auth/v3/tenant_access_token/internal`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ app_id: APP_ID, app_secret: appSecret }),
+      }).catch(() => null);
+      const body = ((await r?.json().catch(() => null)) ?? {}) as { tenant_access_token?: string };
+      if (body.tenant_access_token) issuedTokens.add(body.tenant_access_token);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  const emu = async (path: string, body?: unknown) => {
+    const r = await fetch(`${emulator.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return (await r.json()) as any;
+  };
+
+  /** Every token issued so far has been seen: call before tokens are expired, so none is dropped unseen. */
+  const tokensCaughtUp = () =>
+    waitFor('every issued tenant token captured', async () => issuedTokens.size === (await emu('/_emulator/stats')).tokens.tenantTokensIssued, 10_000, 50);
+
+  const USERS = Array.from({ length: 12 }, (_, i) => `ou_sec_${i}`);
+  let sequence = 0;
+  /** New counts for every user; resolves when the emulator shows all of them. */
+  async function wave(): Promise<void> {
+    const q = ++sequence;
+    await produce(topic, USERS.map((u, i) => ({ key: u, value: wire(event(u, 'approval', q, counts(q, i % 3))) })));
+    await waitFor(
+      `wave ${q} at the emulator`,
+      async () => {
+        for (const u of USERS) {
+          const b = await emu(`/_emulator/badges/${u}`);
+          if (b?.pc?.web_app !== q) return false;
+        }
+        return true;
+      },
+      20_000,
+      100,
+    );
+  }
+
+  it('keeps the app secret, every tenant token and every audit token out of every line of output', async () => {
+    const service = await startWatchedService({
+      databaseUrl: db.url,
+      topic,
+      groupId: uniqueName('secrets'),
+      emulatorUrl: emulator.url,
+      appSecret,
+      auditTokens,
+      env: { LOG_LEVEL: 'debug' },
+      track: services,
+    });
+
+    // Events in through Kafka, including malformed ones (dead-lettered) and a user Feishu refuses (parked).
+    const malformed: OutMessage[] = [
+      { key: 'bad-1', value: '{ not json' },
+      { key: 'bad-2', value: JSON.stringify({ ...JSON.parse(wire(event('ou_x', 'approval', 1, counts(1)))), sequence: 'one' }) },
+    ];
+    await produce(topic, [...malformed, { key: 'ou_sec_parked', value: wire(event('ou_sec_parked', 'approval', 1, counts(4))) }]);
+    await wave();
+
+    // The audit API, with good and bad credentials.
+    const responses: string[] = [];
+    const api = async (path: string, authorization?: string, method = 'GET') => {
+      const r = await fetch(`${service.url}${path}`, { method, headers: authorization === undefined ? {} : { authorization } });
+      responses.push(`${r.status} ${JSON.stringify([...r.headers])} ${await r.text()}`);
+      return r.status;
+    };
+    const good = `Bearer ${auditTokens[0]}`;
+    await waitFor('ou_sec_parked parked', async () => (await api('/v1/badges?status=parked', good)) === 200 && responses.at(-1)!.includes('ou_sec_parked'), 20_000, 200);
+    expect(await api('/v1/badges/ou_sec_0', good)).toBe(200);
+    expect(await api('/v1/badges/ou_sec_0/history?limit=5', `bearer ${auditTokens[1]}`)).toBe(200);
+    expect(await api('/v1/stats', good)).toBe(200);
+    expect(await api('/v1/badges/ou_sec_parked/resync', good, 'POST')).toBe(202);
+    expect(await api('/v1/badges/ou_nobody', good)).toBe(404);
+    expect(await api('/v1/badges/ou_sec_0/history?limit=0', good)).toBe(400);
+    expect(await api('/v1/badges/ou_sec_0')).toBe(401);
+    expect(await api('/v1/badges/ou_sec_0', `Bearer ${wrongAuditToken}`)).toBe(401);
+    expect(await api('/v1/badges/ou_sec_0', `Basic ${Buffer.from(`ops:${auditTokens[0]}`).toString('base64')}`)).toBe(401);
+    expect(await api('/v1/badges/ou_sec_0', `Token ${auditTokens[0]}`)).toBe(401);
+    expect(await api('/v1/stats', `Bearer ${auditTokens[0]}x`)).toBe(401);
+
+    // Tokens live 3 s and are refreshed ahead of expiry: keep pushing until the service has fetched several.
+    const fetched = () => service.output().split('\n').filter((l) => l.includes('Feishu token fetched')).length;
+    const refreshDeadline = Date.now() + 30_000;
+    while (fetched() < 3) {
+      if (Date.now() > refreshDeadline) throw new Error(`no token refresh seen (fetches: ${fetched()})`);
+      await wave();
+    }
+
+    // Feishu calls the token invalid (99991663): dropped, refetched, the push retried.
+    await tokensCaughtUp();
+    await emu('/_emulator/tokens/expire', {});
+    await wave();
+    await waitFor('a refused token was refetched', async () => (await scrape(service.url)).sum('badge_token_refreshes_total') >= 1, 10_000);
+
+    // Feishu failing: 5xx on app_badge/set, then an outage of every endpoint (token fetch included) with the token gone.
+    await emu('/_emulator/faults', { http5xxRate: 0.5 });
+    await wave();
+    await emu('/_emulator/faults', { http5xxRate: 0 });
+    await tokensCaughtUp();
+    await emu('/_emulator/tokens/expire', {});
+    await emu('/_emulator/faults', { outage: { seconds: 2 } });
+    await wave();
+
+    // A replica configured with the wrong app secret: Feishu refuses its token requests (10014).
+    await service.stop();
+    const misconfigured = await startWatchedService({
+      databaseUrl: db.url,
+      topic,
+      groupId: uniqueName('secrets-wrong'),
+      emulatorUrl: emulator.url,
+      appSecret: wrongAppSecret,
+      auditTokens,
+      env: { LOG_LEVEL: 'debug', BADGE_ROLES: 'reconcile,api' },
+      readyPath: '/health/live',
+      track: services,
+    });
+    const misApi = async (path: string, method = 'GET') => {
+      const r = await fetch(`${misconfigured.url}${path}`, { method, headers: { authorization: good } });
+      const text = await r.text();
+      responses.push(`${r.status} ${JSON.stringify([...r.headers])} ${text}`);
+      return JSON.parse(text);
+    };
+    await misApi('/v1/badges/ou_sec_1/resync', 'POST');
+    await waitFor('the refused token request recorded as the last error', async () => (await misApi('/v1/badges/ou_sec_1')).lastError?.code === 10014, 20_000, 200);
+    const readiness = await fetch(`${misconfigured.url}/health/ready`);
+    responses.push(`${readiness.status} ${await readiness.text()}`);
+    expect(readiness.status).toBe(503);
+    await misconfigured.stop();
+
+    // Every token the emulator issued is known: the ones seen equal the ones it counts.
+    await tokensCaughtUp();
+    capturing = false;
+    await capturer;
+    const stats = await emu('/_emulator/stats');
+    expect(issuedTokens.size).toBe(stats.tokens.tenantTokensIssued);
+    expect(issuedTokens.size).toBeGreaterThanOrEqual(4);
+    expect(stats.codes['app_badge/set']['99991663']).toBeGreaterThanOrEqual(1);
+    const statuses: Record<string, number> = stats.statuses['app_badge/set'];
+    expect((statuses['500'] ?? 0) + (statuses['502'] ?? 0) + (statuses['503'] ?? 0)).toBeGreaterThanOrEqual(1);
+    await emulator.stop();
+
+    const outputs: [string, string][] = [
+      ['service', service.output()],
+      ['misconfigured service', misconfigured.output()],
+      ['emulator', emulator.output()],
+      ['audit API responses', responses.join('\n')],
+    ];
+    // The scan covers the lines where a leak would be: debug token chatter, refusals, failed pushes, HTTP errors.
+    for (const needle of ['Feishu token fetched', 'Feishu refused the tenant token', 'push not applied', 'message dead-lettered', '"level":20']) {
+      expect({ needle, found: service.output().includes(needle) }).toEqual({ needle, found: true });
+    }
+    expect(emulator.output()).toContain('"path":"/open-apis/auth/v3/tenant_access_token/internal"');
+
+    const forbidden: [string, string][] = [
+      ['FEISHU_APP_SECRET', appSecret],
+      ['the wrong FEISHU_APP_SECRET', wrongAppSecret],
+      ['audit token 1', auditTokens[0]],
+      ['audit token 2', auditTokens[1]],
+      ['a rejected audit token', wrongAuditToken],
+      ...[...issuedTokens].map((t, i): [string, string] => [`tenant token #${i + 1}`, t]),
+    ];
+    const leaks: string[] = [];
+    for (const [where, text] of outputs) {
+      for (const line of text.split('\n')) {
+        for (const [what, value] of forbidden) if (line.includes(value)) leaks.push(`${what} in ${where}: ${line.split(value).join(`<${what}>`).slice(0, 500)}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+  });
+});
