@@ -3,10 +3,7 @@
 # integration tests on the real broker and database. Ends with one "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh
-bash scripts/ensure-postgres.sh
-npm run --silent kafka:start
-npm run --silent build
+bash scripts/prepare.sh
 npm run --silent typecheck
 export NODE_OPTIONS=--experimental-vm-modules
 mkdir -p .test-results

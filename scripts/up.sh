@@ -4,10 +4,7 @@
 # (Kafka keeps running; `npm run kafka:stop` stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh
-bash scripts/ensure-postgres.sh
-npm run --silent kafka:start
-npm run --silent build
+bash scripts/prepare.sh
 mkdir -p .run
 
 export EMULATOR_PORT="${EMULATOR_PORT:-18080}"

@@ -1,3 +1,4 @@
+import type { BadgeCountColumns } from './badge-state.columns';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
@@ -108,18 +109,10 @@ export const RESYNC_SQL = `
   )
   SELECT u.tenant_key, u.user_id_type, u.user_id, u.desired_revision, u.status FROM upd u`;
 
-export interface BadgeStateRow {
+export interface BadgeStateRow extends BadgeCountColumns {
   tenant_key: string;
   user_id_type: string;
   user_id: string;
-  desired_pc_web_app: number;
-  desired_pc_gadget: number;
-  desired_mobile_web_app: number;
-  desired_mobile_gadget: number;
-  applied_pc_web_app: number | null;
-  applied_pc_gadget: number | null;
-  applied_mobile_web_app: number | null;
-  applied_mobile_gadget: number | null;
   status: BadgeStatus;
   next_attempt_at: Date;
   attempts: number;

@@ -1,3 +1,4 @@
+import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts } from '@badges/contracts';
 import { DataSource } from 'typeorm';
 
@@ -195,20 +196,12 @@ export const MARK_FOR_RESYNC_SQL = `
   )
   SELECT count(*)::int AS n FROM marked`;
 
-interface ClaimRow {
+interface ClaimRow extends BadgeCountColumns {
   tenant_key: string;
   user_id_type: ClaimedUser['userIdType'];
   user_id: string;
   version: string;
   revision: string;
-  desired_pc_web_app: number;
-  desired_pc_gadget: number;
-  desired_mobile_web_app: number;
-  desired_mobile_gadget: number;
-  applied_pc_web_app: number | null;
-  applied_pc_gadget: number | null;
-  applied_mobile_web_app: number | null;
-  applied_mobile_gadget: number | null;
   force_full: boolean;
   attempts: number;
   desired_changed_at: Date;
