@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
 import { Type } from 'class-transformer';
@@ -6,6 +7,18 @@ import { decodeHistoryCursor, decodeStatusCursor } from './audit-cursor';
 import { AUDIT, type UserIdType } from './audit.constants';
 
 const INVALID_CURSOR = 'invalid cursor';
+
+/** `limit` of every paginated list: an integer 1..maxPageSize from the query string. */
+function PageLimit(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize }),
+    IsOptional(),
+    Type(() => Number),
+    IsInt(),
+    Min(1),
+    Max(AUDIT.maxPageSize),
+  );
+}
 
 function IsHistoryCursor(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
@@ -49,12 +62,7 @@ export class IdentityQuery {
 }
 
 export class HistoryQuery extends IdentityQuery {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(AUDIT.maxPageSize)
+  @PageLimit()
   limit: number = AUDIT.defaultPageSize;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
@@ -69,12 +77,7 @@ export class ListByStatusQuery {
   @IsIn(BADGE_STATUSES)
   status!: BadgeStatus;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.maxPageSize, default: AUDIT.defaultPageSize })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(AUDIT.maxPageSize)
+  @PageLimit()
   limit: number = AUDIT.defaultPageSize;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page (of the same status)' })

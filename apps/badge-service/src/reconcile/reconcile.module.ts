@@ -1,5 +1,4 @@
 import { Inject, Module, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { AppTicketRepository, ReconcileRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
@@ -30,7 +29,6 @@ export class ReconcileModule implements OnModuleInit {
   private lastCheck: { ok: boolean; detail?: unknown } = { ok: false };
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly readiness: ReadinessRegistry,
   ) {}
@@ -51,6 +49,5 @@ export class ReconcileModule implements OnModuleInit {
       this.checkedAt = Date.now();
       return this.lastCheck;
     });
-    void this.config;
   }
 }
