@@ -130,6 +130,19 @@ describe('FeishuBadgeClient', () => {
       expect(transport.callsTo(TOKEN)).toHaveLength(2);
     });
 
+    it('waits for beforeRetry (a push slot) before the retry, and does not retry when it says no', async () => {
+      const order: string[] = [];
+      transport.on(TOKEN, tokenAnswer('t-old'), tokenAnswer('t-new')).on(BADGE, badgeAnswer(400, 99991663), badgeAnswer(200, 0));
+      const ok = await sut.setAppBadge(request, { beforeRetry: async () => (order.push(`slot after ${transport.callsTo(BADGE).length} sends`), true) });
+      expect(ok).toMatchObject({ outcome: 'applied', tokenRefreshed: true });
+      expect(order).toEqual(['slot after 1 sends']);
+
+      transport.on(BADGE, badgeAnswer(400, 99991663)); // with the cached fresh token
+      const refused = await sut.setAppBadge(request, { beforeRetry: async () => false });
+      expect(refused).toMatchObject({ outcome: 'auth', code: 99991663, tokenRefreshed: false });
+      expect(transport.callsTo(BADGE)).toHaveLength(3);
+    });
+
     it('reports the retry outcome, whatever it is', async () => {
       transport.on(TOKEN, tokenAnswer('t-1'), tokenAnswer('t-2')).on(BADGE, badgeAnswer(400, 99991663), badgeAnswer(400, 213004, 'concurrent'));
 
@@ -211,6 +224,28 @@ describe('FeishuBadgeClient', () => {
     transport.on(TOKEN, tokenAnswer('t-1')).on(BADGE, answer);
 
     expect(await sut.setAppBadge(request)).toMatchObject({ ...expected, tokenRefreshed: false });
+  });
+
+  describe('a deadline (the lease)', () => {
+    it('gives the request only the time left before the deadline', async () => {
+      transport.on(TOKEN, tokenAnswer('t-1')).on(BADGE, badgeAnswer(200, 0));
+      await sut.setAppBadge(request, { deadlineAt: clock.now() + 1234 });
+      expect(transport.callsTo(BADGE)[0].timeoutMs).toBe(1234);
+    });
+    it('sends nothing once the deadline has passed, and says so', async () => {
+      transport.on(TOKEN, tokenAnswer('t-1'));
+      const r = await sut.setAppBadge(request, { deadlineAt: clock.now() });
+      expect(r).toMatchObject({ outcome: 'transient', code: null, httpStatus: null });
+      expect(r.msg).toMatch(/not sent/);
+      expect(transport.callsTo(BADGE)).toHaveLength(0);
+    });
+    it('does not wait past the deadline for a token that never comes', async () => {
+      const hanging: TenantTokenProvider = { getToken: () => new Promise<string>(() => undefined), invalidate: () => undefined };
+      const client = new FeishuBadgeClient(transport, hanging, { baseUrl: BASE_URL });
+      const r = await client.setAppBadge(request, { deadlineAt: Date.now() + 30 });
+      expect(r).toMatchObject({ outcome: 'transient' });
+      expect(transport.callsTo(BADGE)).toHaveLength(0);
+    });
   });
 
   it('reports a throwing transport as unexpected instead of throwing', async () => {

@@ -41,6 +41,20 @@ export interface SetAppBadgeResult extends BadgeClassification {
   readonly authFailure?: FeishuAuthFailure | 'provider_error';
 }
 
+/** How one call may spend its time and quota. */
+export interface SetAppBadgeOptions {
+  /**
+   * Nothing of the call (token requests, the request, the retry) goes on past this instant (the client's clock):
+   * each step gets at most the time left, and a step that would start after it is not started.
+   */
+  readonly deadlineAt?: number;
+  /**
+   * Before the retry with a fresh token: resolves true once the retry may be sent (e.g. it has taken its push slot
+   * in the rate budget), false to return the refusal instead of retrying.
+   */
+  readonly beforeRetry?: () => Promise<boolean>;
+}
+
 export interface FeishuBadgeClientOptions {
   readonly baseUrl: string;
   /** Per HTTP attempt. Default 5 s. */
@@ -71,7 +85,7 @@ export class FeishuBadgeClient {
   }
 
   /** Never throws for Feishu or network outcomes: every answer is classified. */
-  async setAppBadge(req: SetAppBadgeRequest): Promise<SetAppBadgeResult> {
+  async setAppBadge(req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> {
     const startedAt = this.clock.now();
     const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult => ({
       ...attempt.classification,
@@ -80,7 +94,7 @@ export class FeishuBadgeClient {
       ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
     });
 
-    const first = await this.attempt(req);
+    const first = await this.attempt(req, options.deadlineAt);
     // 'auth' from an answer means an auth code (classifyBadgeResponse); a 5xx carrying one stays transient.
     if (first.kind === 'no_token' || first.classification.outcome !== 'auth') {
       return finish(first, false);
@@ -91,24 +105,28 @@ export class FeishuBadgeClient {
       { tenantKey: req.tenantKey, code: first.classification.code, logId: first.classification.logId },
       'Feishu refused the tenant token; retrying once with a fresh one',
     );
-    const second = await this.attempt(req);
+    if (options.beforeRetry && !(await options.beforeRetry())) return finish(first, false);
+    const second = await this.attempt(req, options.deadlineAt);
     return finish(second, second.kind === 'answered');
   }
 
-  private async attempt(req: SetAppBadgeRequest): Promise<Attempt> {
+  private async attempt(req: SetAppBadgeRequest, deadlineAt: number | undefined): Promise<Attempt> {
     let token: string;
     try {
-      token = await this.tokens.getToken(req.tenantKey);
+      token = await this.withinDeadline(this.tokens.getToken(req.tenantKey), deadlineAt);
     } catch (err) {
+      if (err instanceof DeadlinePassed) return notSent('');
       return noToken(err);
     }
+    const left = deadlineAt === undefined ? this.timeoutMs : Math.min(this.timeoutMs, Math.floor(deadlineAt - this.clock.now()));
+    if (left <= 0) return notSent(token);
     let answer: HttpPostResult;
     try {
       answer = await this.transport.postJson({
         url: `${joinUrl(this.baseUrl, FEISHU_PATH.APP_BADGE_SET)}?user_id_type=${encodeURIComponent(req.userIdType)}`,
         headers: { authorization: `Bearer ${token}` },
         body: badgeBody(req),
-        timeoutMs: this.timeoutMs,
+        timeoutMs: left,
       });
     } catch (err) {
       // HttpTransport promises not to throw; one that does is a bug, reported rather than propagated.
@@ -122,6 +140,29 @@ export class FeishuBadgeClient {
     const classification = classifyBadgeResponse(answer);
     return { kind: 'answered', token, classification: { ...classification, msg: redact(classification.msg, [token]) } };
   }
+
+  /** The token request, or a refusal once the deadline passes first (the request itself is left to finish). */
+  private withinDeadline<T>(p: Promise<T>, deadlineAt: number | undefined): Promise<T> {
+    if (deadlineAt === undefined) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlinePassed()), Math.max(0, deadlineAt - this.clock.now()));
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+}
+
+class DeadlinePassed extends Error {
+  override readonly name = 'DeadlinePassed';
+}
+
+/** Nothing was sent: the deadline came first. Transient, so the caller retries later. */
+function notSent(token: string): Attempt {
+  return {
+    kind: 'answered',
+    token,
+    classification: { outcome: 'transient', code: null, httpStatus: null, msg: 'not sent: its deadline (the lease) would pass first', logId: null },
+  };
 }
 
 function badgeBody(req: SetAppBadgeRequest): Record<string, unknown> {

@@ -13,7 +13,7 @@ export type { StoreAppTokenProviderOptions } from './store-app-token.provider';
 export { StoreAppTokenProvider } from './store-app-token.provider';
 export type { BadgeClassification, BadgeOutcome } from './classify-badge-response';
 export { BADGE_OUTCOMES, classifyBadgeResponse, parseLatestVersion, retryAfterMs } from './classify-badge-response';
-export type { ClientBadgeNum, FeishuBadgeClientOptions, SetAppBadgeRequest, SetAppBadgeResult, UserIdType } from './feishu-badge.client';
+export type { ClientBadgeNum, FeishuBadgeClientOptions, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult, UserIdType } from './feishu-badge.client';
 export { FeishuBadgeClient } from './feishu-badge.client';
 export type { EventCallback, EventCallbackOptions, EventCallbackRejection } from './feishu-event-callback';
 export { decodeEventCallback, decryptEventBody } from './feishu-event-callback';

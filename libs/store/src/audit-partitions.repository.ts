@@ -146,6 +146,12 @@ export class AuditPartitionsRepository {
     });
   }
 
+  /** The database's clock (ms): the audit rows' `at` is stamped by it, so retention is decided by it too. */
+  async databaseNow(): Promise<number> {
+    const [r] = await this.ds.query(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`);
+    return r.now_ms;
+  }
+
   /** Days of the managed partitions that exist now. */
   async partitionDays(runner?: QueryRunner): Promise<string[]> {
     return this.onRunner(runner, async (r) => {

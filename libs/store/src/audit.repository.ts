@@ -90,15 +90,20 @@ export const PUSHES_SINCE_SQL = `
   WHERE kind = 'push' AND at >= now() - $1 * interval '1 second'
   GROUP BY outcome, code`;
 
-/** Operator resync: the reconciler pushes both sides now (force_full), and a parked user is un-parked. `before`
+/** Operator resync: the reconciler pushes both sides now (force_full) or, while a push is in flight, right after
+ * it; a parked user is un-parked. `before`
  * must not lock (FOR UPDATE would skip the row this statement updates); it only names the previous status. */
 export const RESYNC_SQL = `
   WITH before AS (
     SELECT status FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
   ),
   upd AS (
+    -- A user leased by a replica keeps its lease and due time: the push in flight completes, sees the new
+    -- revision and leaves the user dirty, and the full re-push follows (never two pushes of one user at once).
     UPDATE badge_state SET force_full = true, desired_revision = desired_revision + 1, status = 'pending',
-                           attempts = 0, next_attempt_at = now(), updated_at = now()
+                           attempts = 0, updated_at = now(),
+                           next_attempt_at = CASE WHEN lease_expires_at > clock_timestamp() THEN next_attempt_at
+                                                  ELSE clock_timestamp() END
     WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
     RETURNING tenant_key, user_id_type, user_id, desired_revision::text, status
   ),

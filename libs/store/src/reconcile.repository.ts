@@ -19,12 +19,19 @@ export interface ClaimedUser {
 
 export interface Claim {
   users: ClaimedUser[];
-  /** When the first reserved push may be sent; the rest follow every `spacingMs`. */
+  /** When the first reserved push may be sent (the caller's clock); the rest follow every `spacingMs`. */
   firstSlotAt: number;
   spacingMs: number;
-  /** When nothing could be claimed because the budget is spent or paused: when to try again. */
+  /** When nothing could be claimed because the budget is spent or paused: when to try again (the caller's clock). */
   budgetFreeAt: number | null;
+  /** The database's clock minus the caller's, as measured by this claim: slots are in the database's time. */
+  clockOffsetMs: number;
+  /** The caller's clock just before the claim: every lease taken expires no earlier than this + leaseMs. */
+  startedAt: number;
 }
+
+/** The caller's clock (a replica's Date.now()); the database's clock is what every stored time is in. */
+export type LocalClock = () => number;
 
 export type CompletionKind = 'applied' | 'noop' | 'retry' | 'park';
 
@@ -53,6 +60,9 @@ export interface Completion {
   latencyMs: number | null;
 }
 
+/** Feishu's versions are 64-bit; a user whose last version is this can never be pushed again. */
+export const MAX_VERSION_SQL = '9223372036854775807';
+
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
 export const LOCK_BUDGET_SQL = `
@@ -64,42 +74,87 @@ export const LOCK_BUDGET_SQL = `
 export const ADVANCE_BUDGET_SQL = `UPDATE push_budget SET next_slot_at = to_timestamp($2::float8 / 1000) WHERE scope = $1`;
 
 /**
- * Claims up to $1 due dirty users, oldest due first, skipping rows other replicas hold. In the same statement:
- * the lease (owner, expiry, also the next attempt time so an abandoned lease comes due by itself) and the
- * version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like Feishu's examples.
+ * Claims up to $1 due dirty users, oldest due first, skipping rows other replicas hold and rows whose lease is
+ * still live (an operator's resync makes a leased user due, but never takes it from its holder). In the same
+ * statement: the lease (owner, expiry, also the next attempt time so an abandoned lease comes due by itself) and
+ * the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like Feishu's examples.
+ *
+ * A lease taken over means its holder died or lost it mid-push: what it sent may have been applied without being
+ * recorded, so both sides become unknown and the next push sends them (Feishu has no read API to check).
+ * A user whose last version is the 64-bit maximum cannot be pushed: it is parked with the reason, not claimed.
  */
 export const CLAIM_SQL = `
   WITH due AS (
-    SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner
+    SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner,
+           last_version >= ${MAX_VERSION_SQL} AS exhausted
     FROM badge_state
     WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
+      AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
     ORDER BY next_attempt_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+  ),
+  parked AS (
+    UPDATE badge_state b SET
+      status = 'parked',
+      applied_pc_web_app = CASE WHEN due.previous_owner IS NULL THEN b.applied_pc_web_app END,
+      applied_pc_gadget = CASE WHEN due.previous_owner IS NULL THEN b.applied_pc_gadget END,
+      applied_mobile_web_app = CASE WHEN due.previous_owner IS NULL THEN b.applied_mobile_web_app END,
+      applied_mobile_gadget = CASE WHEN due.previous_owner IS NULL THEN b.applied_mobile_gadget END,
+      lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
+      last_error_code = NULL, last_error_log_id = NULL, last_error_at = now(),
+      last_error_message = 'Feishu holds version ${MAX_VERSION_SQL} (the 64-bit maximum) for this user: no higher version exists, so nothing more can be pushed',
+      updated_at = now()
+    FROM due
+    WHERE due.exhausted AND (b.tenant_key, b.user_id_type, b.user_id) = (due.tenant_key, due.user_id_type, due.user_id)
+    RETURNING b.user_id
+  ),
+  claimed AS (
+    UPDATE badge_state b SET
+      lease_owner = $2,
+      lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
+      next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond',
+      last_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
+      lease_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
+      lease_revision = b.desired_revision,
+      applied_pc_web_app = CASE WHEN due.previous_owner IS NULL THEN b.applied_pc_web_app END,
+      applied_pc_gadget = CASE WHEN due.previous_owner IS NULL THEN b.applied_pc_gadget END,
+      applied_mobile_web_app = CASE WHEN due.previous_owner IS NULL THEN b.applied_mobile_web_app END,
+      applied_mobile_gadget = CASE WHEN due.previous_owner IS NULL THEN b.applied_mobile_gadget END,
+      updated_at = now()
+    FROM due
+    WHERE NOT due.exhausted AND (b.tenant_key, b.user_id_type, b.user_id) = (due.tenant_key, due.user_id_type, due.user_id)
+    RETURNING b.tenant_key, b.user_id_type, b.user_id, b.lease_version::text AS version,
+              b.lease_revision::text AS revision,
+              b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
+              b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
+              b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over
   )
-  UPDATE badge_state b SET
-    lease_owner = $2,
-    lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
-    next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond',
-    last_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
-    lease_version = greatest(b.last_version + 1, (extract(epoch FROM now()) * 1000)::bigint),
-    lease_revision = b.desired_revision,
-    updated_at = now()
-  FROM due
-  WHERE (b.tenant_key, b.user_id_type, b.user_id) = (due.tenant_key, due.user_id_type, due.user_id)
-  RETURNING b.tenant_key, b.user_id_type, b.user_id, b.lease_version::text AS version,
-            b.lease_revision::text AS revision,
-            b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
-            b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
-            b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over`;
+  SELECT * FROM claimed`;
 
-/** Tenants with due work, for store apps whose quota is per tenant. Reads the dirty index only. */
+/**
+ * Tenants with due work, for store apps whose quota is per tenant: a loose index scan over the dirty users'
+ * (tenant, due time) index, one descent per tenant with dirty users, so a tenant with a backlog of any size costs
+ * one step and never hides the others. At most $1 tenants, starting after $2 (round robin across ticks).
+ */
 export const DUE_SCOPES_SQL = `
-  SELECT DISTINCT tenant_key FROM (
-    SELECT tenant_key FROM badge_state
-    WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
-    ORDER BY next_attempt_at LIMIT 1000) due`;
+  WITH RECURSIVE tenants AS (
+    (SELECT tenant_key FROM badge_state
+     WHERE desired_revision > pushed_revision AND status <> 'parked' AND ($2::text IS NULL OR tenant_key > $2)
+     ORDER BY tenant_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT b.tenant_key FROM badge_state b
+            WHERE b.desired_revision > b.pushed_revision AND b.status <> 'parked' AND b.tenant_key > t.tenant_key
+            ORDER BY b.tenant_key LIMIT 1)
+    FROM tenants t WHERE t.tenant_key IS NOT NULL
+  )
+  SELECT t.tenant_key FROM tenants t
+  WHERE t.tenant_key IS NOT NULL
+    AND (SELECT min(b.next_attempt_at) FROM badge_state b
+         WHERE b.tenant_key = t.tenant_key AND b.desired_revision > b.pushed_revision AND b.status <> 'parked')
+        <= clock_timestamp()
+  LIMIT $1`;
 
 export const EARLIEST_DUE_SQL = `
   SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
@@ -113,7 +168,7 @@ export const DIRTY_SUMMARY_SQL = `
 export const COMPLETE_SQL = `
   WITH d AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                         $6::jsonb[], $7::bool[], $8::bool[], $9::int[], $10::text[], $11::int[], $12::bigint[],
+                         $6::jsonb[], $7::bool[], $8::bool[], $9::int[], $10::text[], $11::int[], $12::numeric[],
                          $13::text[], $14::int[], $15::int[], $16::text[], $17::text[], $18::int[])
       AS t(tenant_key, user_id_type, user_id, version, kind, sent, forget_pc, forget_mobile, delay_ms, status,
            attempts, min_version, outcome, code, http_status, message, log_id, latency_ms)
@@ -139,7 +194,9 @@ export const COMPLETE_SQL = `
                     ELSE d.status END,
       attempts = d.attempts,
       next_attempt_at = clock_timestamp() + d.delay_ms * interval '1 millisecond',
-      last_version = greatest(b.last_version, coalesce(d.min_version, 0)),
+      -- A version Feishu names may be any number of digits: clamp to the 64-bit range (at the maximum the next
+      -- claim parks the user).
+      last_version = greatest(b.last_version, least(coalesce(d.min_version, 0), ${MAX_VERSION_SQL})::bigint),
       last_error_code = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.code END,
       last_error_message = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.message END,
       last_error_log_id = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE d.log_id END,
@@ -169,25 +226,47 @@ export const PAUSE_SCOPE_SQL = `
   UPDATE push_budget SET paused_until = greatest(paused_until, clock_timestamp() + $2 * interval '1 millisecond')
   WHERE scope = $1`;
 
-/** Gives up this owner's leases (shutdown): the users come due again at once for any replica. */
+/**
+ * Gives up this owner's leases (shutdown): the users come due again at once for any replica. A lease still held
+ * here is a push whose result was not recorded, and it may have been applied: its sides become unknown.
+ */
 export const RELEASE_LEASES_SQL = `
   UPDATE badge_state SET lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
+                         applied_pc_web_app = NULL, applied_pc_gadget = NULL,
+                         applied_mobile_web_app = NULL, applied_mobile_gadget = NULL,
                          next_attempt_at = clock_timestamp(), updated_at = now()
-  WHERE lease_owner = $1 AND desired_revision > pushed_revision`;
+  WHERE lease_owner = $1`;
 
-/** Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them. */
+/** One push slot outside a claim (a retry with a fresh token): same budget, same spacing. */
+export const RESERVE_SLOT_SQL = `
+  WITH b AS (
+    SELECT greatest(next_slot_at, clock_timestamp() + $2 * interval '1 millisecond', paused_until) AS at
+    FROM push_budget WHERE scope = $1 FOR UPDATE
+  )
+  UPDATE push_budget p SET next_slot_at = b.at + $3 * interval '1 millisecond'
+  FROM b WHERE p.scope = $1
+  RETURNING (extract(epoch FROM b.at) * 1000)::float8 AS at_ms, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`;
+
+/**
+ * Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them, coming due one
+ * every $3 ms rather than all at once: repair takes its share of the quota in every second, never a burst.
+ */
 export const MARK_FOR_RESYNC_SQL = `
   WITH stale AS (
-    SELECT tenant_key, user_id_type, user_id FROM badge_state
+    SELECT tenant_key, user_id_type, user_id, last_pushed_at FROM badge_state
     WHERE desired_revision = pushed_revision AND status = 'in_sync'
       AND last_pushed_at < clock_timestamp() - $1 * interval '1 millisecond'
     ORDER BY last_pushed_at LIMIT $2
     FOR UPDATE SKIP LOCKED
   ),
+  numbered AS (
+    SELECT stale.*, row_number() OVER (ORDER BY last_pushed_at) - 1 AS n FROM stale
+  ),
   marked AS (
     UPDATE badge_state b SET force_full = true, desired_revision = b.desired_revision + 1, status = 'pending',
-                             next_attempt_at = clock_timestamp(), updated_at = now()
-    FROM stale WHERE (b.tenant_key, b.user_id_type, b.user_id) = (stale.tenant_key, stale.user_id_type, stale.user_id)
+                             next_attempt_at = clock_timestamp() + numbered.n * $3 * interval '1 millisecond',
+                             updated_at = now()
+    FROM numbered WHERE (b.tenant_key, b.user_id_type, b.user_id) = (numbered.tenant_key, numbered.user_id_type, numbered.user_id)
     RETURNING b.tenant_key, b.user_id_type, b.user_id
   ),
   audit AS (
@@ -231,28 +310,53 @@ export class ReconcileRepository {
     horizonMs: number;
     /** The first slot is at least this far ahead, so it is still ahead when the claim has committed. */
     leadMs: number;
+    /** The caller's clock; every time returned is converted to it. Default Date.now. */
+    now?: LocalClock;
   }): Promise<Claim> {
+    const localNow = opts.now ?? Date.now;
+    const startedAt = localNow();
     return this.ds.transaction(async (m) => {
+      const before = localNow();
       const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope, opts.leadMs]);
       if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
+      // The database's clock read between `before` and now: the offset between the two clocks, to within half
+      // the round trip. Every comparison of slots and due times is then made in the database's time.
+      const clockOffsetMs = budget.now_ms - (before + localNow()) / 2;
       const start: number = budget.start_ms;
       const now: number = budget.now_ms;
       const slots = Math.floor((now + opts.horizonMs - start) / opts.spacingMs);
       const want = Math.min(opts.limit, slots);
-      if (want <= 0) return { users: [], firstSlotAt: start, spacingMs: opts.spacingMs, budgetFreeAt: start - opts.horizonMs + opts.spacingMs };
-      const rows: ClaimRow[] = (await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]))[0];
+      const local = (dbMs: number) => dbMs - clockOffsetMs;
+      if (want <= 0) {
+        return { users: [], firstSlotAt: local(start), spacingMs: opts.spacingMs, budgetFreeAt: local(start - opts.horizonMs + opts.spacingMs), clockOffsetMs, startedAt };
+      }
+      const rows: ClaimRow[] = await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]);
       if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
-      return { users: rows.map(toClaimed), firstSlotAt: start, spacingMs: opts.spacingMs, budgetFreeAt: null };
+      return { users: rows.map(toClaimed), firstSlotAt: local(start), spacingMs: opts.spacingMs, budgetFreeAt: null, clockOffsetMs, startedAt };
     });
   }
 
-  async dueScopes(): Promise<string[]> {
-    return (await this.ds.query(DUE_SCOPES_SQL)).map((r: { tenant_key: string }) => r.tenant_key);
+  /** One more slot in the scope's budget, in the caller's clock (see RESERVE_SLOT_SQL). */
+  async reserveSlot(scope: string, spacingMs: number, leadMs: number, now: LocalClock = Date.now): Promise<number> {
+    const before = now();
+    const [r] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, spacingMs]);
+    if (!r) throw new Error(`push budget for scope '${scope}' is missing`);
+    return r.at_ms - (r.now_ms - (before + now()) / 2);
   }
 
-  async earliestDue(): Promise<number | null> {
+  /** Tenants with due work, at most `limit`, the first after `after` (wrapping round). */
+  async dueScopes(limit: number, after: string | null = null): Promise<string[]> {
+    const read = async (from: string | null) => (await this.ds.query(DUE_SCOPES_SQL, [limit, from])).map((r: { tenant_key: string }) => r.tenant_key);
+    const first: string[] = await read(after);
+    if (after === null || first.length >= limit) return first;
+    const wrapped = (await read(null)).filter((t: string) => t <= after && !first.includes(t));
+    return [...first, ...wrapped].slice(0, limit);
+  }
+
+  /** When the earliest dirty user comes due, in the caller's clock given the offset a claim measured. */
+  async earliestDue(clockOffsetMs = 0): Promise<number | null> {
     const [r] = await this.ds.query(EARLIEST_DUE_SQL);
-    return r?.at_ms ?? null;
+    return r?.at_ms == null ? null : r.at_ms - clockOffsetMs;
   }
 
   async dirtySummary(): Promise<{ dirty: number; oldestMs: number | null }> {
@@ -302,8 +406,9 @@ export class ReconcileRepository {
     return r[1] ?? 0;
   }
 
-  async markForResync(notPushedForMs: number, max: number): Promise<number> {
-    const [r] = await this.ds.query(MARK_FOR_RESYNC_SQL, [notPushedForMs, max]);
+  /** Marks at most `max` users for a full re-push, coming due one every `spacingMs`. */
+  async markForResync(notPushedForMs: number, max: number, spacingMs = 0): Promise<number> {
+    const [r] = await this.ds.query(MARK_FOR_RESYNC_SQL, [notPushedForMs, max, spacingMs]);
     return r.n;
   }
 }

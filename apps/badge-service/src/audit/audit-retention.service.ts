@@ -44,7 +44,10 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
 
   /** One pass; null when another replica holds the maintenance lock. */
   async runOnce(): Promise<MaintenanceReport | null> {
-    const report = await this.partitions.maintain(maintenancePlan(this.clock.now(), this.config.audit.retentionDays));
+    // The rows' `at` comes from the database's clock, so the partitions they need and the ones past retention
+    // are decided by it, not by this process's clock.
+    const now = await this.partitions.databaseNow();
+    const report = await this.partitions.maintain(maintenancePlan(now, this.config.audit.retentionDays));
     if (report === null) {
       this.log.debug('audit maintenance skipped: another replica holds the lock');
     } else if (report.failed.length > 0) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { SetAppBadgeResult } from '@badges/feishu';
-import { decide, DecisionPolicy } from './push-decision';
+import { decide, DecisionPolicy, MAX_VERSION, versionAfterConflict } from './push-decision';
 
 const policy: DecisionPolicy = { minIntervalMs: 1000, conflictRetryMs: 200, backoffBaseMs: 1000, backoffMaxMs: 60_000 };
 const user = { tenantKey: '', userIdType: 'open_id', userId: 'u', version: '1764115200000', attempts: 2 };
@@ -48,5 +48,39 @@ describe('decide', () => {
         expect(c.attempts).toBe(attempts + 1);
       }),
     );
+  });
+});
+
+describe('versions after a conflict', () => {
+  const conflict = (version: string, msg: string, latestVersion?: string) =>
+    decide({ ...user, version }, plan, result('version_conflict', { code: 213001, msg, ...(latestVersion ? { latestVersion } : {}) }), policy, () => 0.5);
+
+  it('without a hint, doubles the refused version: a writer anywhere below 2^63 is passed within 64 attempts (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: MAX_VERSION - 1n }), fc.bigInt({ min: 1_700_000_000_000n, max: 2_000_000_000_000n }), (writer, start) => {
+        let version = start;
+        let attempts = 0;
+        while (version <= writer) {
+          const c = conflict(version.toString(), 'pc version conflict');
+          expect(c.kind).toBe('retry');
+          expect(BigInt(c.minVersion!)).toBeGreaterThan(version - 1n);
+          version = BigInt(c.minVersion!) + 1n; // the claim allocates last + 1
+          attempts++;
+          expect(attempts).toBeLessThanOrEqual(64);
+        }
+      }),
+    );
+  });
+  it('never asks for more than the 64-bit maximum, and parks the user once the maximum itself is refused', () => {
+    expect(versionAfterConflict((MAX_VERSION / 2n + 5n).toString(), undefined)).toEqual({ minVersion: (MAX_VERSION - 1n).toString(), exhausted: false });
+    const c = conflict(MAX_VERSION.toString(), 'pc version conflict');
+    expect(c).toMatchObject({ kind: 'park', status: 'parked' });
+    expect(c.message).toMatch(/no higher version exists/);
+  });
+  it.each([MAX_VERSION.toString(), '98765432109876543210'])('a hint of %s parks the user with the reason instead of storing an unusable version', (hint) => {
+    expect(conflict('1764115200000', `pc version conflict, latest version: ${hint}`, hint)).toMatchObject({ kind: 'park', minVersion: MAX_VERSION.toString() });
+  });
+  it('a hint below the maximum is the version to beat', () => {
+    expect(conflict('1764115200000', 'x', '1764115299999')).toMatchObject({ kind: 'retry', minVersion: '1764115299999' });
   });
 });

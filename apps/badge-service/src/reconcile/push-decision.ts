@@ -3,6 +3,27 @@ import { Completion } from '@badges/store';
 import { backoffMs } from '../common/retry';
 import { PushPlan } from './push-plan';
 
+/** Feishu's versions are 64-bit: nothing above this can be sent. */
+export const MAX_VERSION = 9223372036854775807n;
+
+/**
+ * The version the next attempt must exceed after a conflict. With Feishu's `latest version: N`, that is N. Without
+ * it, probe upward by doubling the refused version: a writer ahead by any amount below 2^63 is passed in at most
+ * 63 attempts (about 22 from a millisecond clock), after which versions go on by +1. The result never exceeds
+ * MAX_VERSION − 1, so the next allocation (+1) still fits; `exhausted` when MAX_VERSION itself was refused or named.
+ */
+export function versionAfterConflict(refused: string, latest: string | undefined): { minVersion: string; exhausted: boolean } {
+  const sent = BigInt(refused);
+  if (latest !== undefined) {
+    const named = BigInt(latest);
+    if (named >= MAX_VERSION) return { minVersion: MAX_VERSION.toString(), exhausted: true };
+    return { minVersion: named.toString(), exhausted: false };
+  }
+  if (sent >= MAX_VERSION) return { minVersion: MAX_VERSION.toString(), exhausted: true };
+  const doubled = sent * 2n;
+  return { minVersion: (doubled >= MAX_VERSION ? MAX_VERSION - 1n : doubled).toString(), exhausted: false };
+}
+
 export interface DecisionPolicy {
   minIntervalMs: number;
   conflictRetryMs: number;
@@ -51,18 +72,24 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
     case 'applied':
       return { ...base, kind: 'applied', status: 'in_sync', attempts: 0, delayMs: policy.minIntervalMs };
     case 'version_conflict':
-    case 'invalid_version':
+    case 'invalid_version': {
       // Feishu holds a version at least ours, maybe from another writer: its state is unknown for the side.
-      return {
-        ...base,
-        kind: 'retry',
-        status: 'pending',
-        attempts: u.attempts + 1,
-        delayMs: policy.conflictRetryMs,
-        minVersion: r.latestVersion ?? null,
-        forgetPc: r.code !== 213002 && !!plan.pc,
-        forgetMobile: r.code !== 213001 && !!plan.mobile,
-      };
+      const next = versionAfterConflict(u.version, r.latestVersion);
+      const forget = { forgetPc: r.code !== 213002 && !!plan.pc, forgetMobile: r.code !== 213001 && !!plan.mobile };
+      if (next.exhausted) {
+        return {
+          ...base,
+          ...forget,
+          kind: 'park',
+          status: 'parked',
+          attempts: u.attempts + 1,
+          delayMs: 0,
+          minVersion: next.minVersion,
+          message: `${base.message ? `${base.message}; ` : ''}${VERSION_EXHAUSTED}`,
+        };
+      }
+      return { ...base, ...forget, kind: 'retry', status: 'pending', attempts: u.attempts + 1, delayMs: policy.conflictRetryMs, minVersion: next.minVersion };
+    }
     case 'rate_limited':
       return { ...base, kind: 'retry', status: 'pending', attempts: u.attempts, delayMs: r.retryAfterMs ?? 1000 };
     case 'user_invalid':
@@ -78,6 +105,8 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
       return { ...backoff(), forgetPc: !!plan.pc, forgetMobile: !!plan.mobile };
   }
 }
+
+export const VERSION_EXHAUSTED = `Feishu holds version ${MAX_VERSION} (the 64-bit maximum) for this user: no higher version exists, so nothing more can be pushed`;
 
 /** A push not sent because the deployment is paused by a 429 seen meanwhile: retry when the pause ends. */
 export function deferred(u: Attempted, delayMs: number, why = 'not sent: pushing paused after a rate limit'): Completion {

@@ -10,6 +10,10 @@ export const RECONCILE = {
   /** How far ahead a replica may reserve push slots. */
   slotHorizonMs: 1000,
   minSleepMs: 20,
+  /** Of each lease, the end kept for writing the results: every push step ends before it. At most a quarter. */
+  completionReserveMs: 1000,
+  /** Store apps: tenants with due work considered per tick (a fair share of the capacity each). */
+  maxScopesPerTick: 1000,
   readyTickAgeMs: 10_000,
   gaugeIntervalMs: 5_000,
   tokenCheckCacheMs: 30_000,

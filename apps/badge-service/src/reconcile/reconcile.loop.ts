@@ -34,6 +34,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
   private readonly pausedUntil = new Map<string, number>();
   private gaugeTimer?: NodeJS.Timeout;
+  /** The database's clock minus ours, as the last claim measured it: stored times are in the database's clock. */
+  private dbOffsetMs = 0;
+  /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
+  private scopeCursor: string | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -98,7 +102,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
 
   private async tick(): Promise<{ claimed: number; wakeAt: number | null }> {
     const store = this.config.feishu.appType === 'store';
-    const scopes = store ? await this.repository.dueScopes() : [''];
+    // Store apps: each tenant has its own quota at Feishu, so every tenant with due work gets its turn and a fair
+    // share of this replica's capacity; one tenant's backlog never hides the others.
+    const scopes = store ? await this.repository.dueScopes(RECONCILE.maxScopesPerTick, this.scopeCursor) : [''];
+    const share = Math.max(1, Math.floor((this.config.reconcile.concurrency - this.inflight) / Math.max(1, scopes.length)));
     let claimed = 0;
     let wakeAt: number | null = null;
     for (const scope of scopes) {
@@ -112,12 +119,15 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         scope,
         tenantFilter: store ? scope : null,
         owner: this.owner,
-        limit: Math.min(this.config.reconcile.batchSize, capacity),
+        limit: Math.min(this.config.reconcile.batchSize, capacity, share),
         leaseMs: this.config.reconcile.leaseMs,
         spacingMs: this.spacingMs,
         horizonMs: RECONCILE.slotHorizonMs,
         leadMs: RECONCILE.slotLeadMs,
+        now: () => this.clock.now(),
       });
+      this.dbOffsetMs = claim.clockOffsetMs;
+      if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
         this.launch(claim, scope);
@@ -126,7 +136,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       }
     }
     if (claimed === 0) {
-      const due = await this.repository.earliestDue();
+      const due = await this.repository.earliestDue(this.dbOffsetMs);
       if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
     }
     return { claimed, wakeAt };
@@ -145,28 +155,33 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     this.batches.add(p);
   }
 
+  /**
+   * Every push of the claim, each at its slot. No push outlives its lease: every step of it (token requests, the
+   * request, a retry) ends by the lease's expiry less the time kept for recording the results.
+   */
   private async pushBatch(claim: Claim, scope: string): Promise<void> {
-    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope)));
+    const leaseMs = this.config.reconcile.leaseMs;
+    const deadlineAt = claim.startedAt + leaseMs - Math.min(RECONCILE.completionReserveMs, leaseMs / 4);
+    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, deadlineAt)));
     await this.complete(completions, claim.users);
   }
 
-  private async pushOne(u: ClaimedUser, slotAt: number, scope: string): Promise<Completion> {
+  private async pushOne(u: ClaimedUser, slotAt: number, scope: string, deadlineAt: number): Promise<Completion> {
     if (u.leaseTakenOver) this.metrics.leasesTakenOver.inc();
     const plan = planPush(u.desired, u.applied, u.forceFull);
     if (plan === null) return noop(u);
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
-    const pausedUntil = this.pausedUntil.get(scope) ?? 0;
-    if (pausedUntil > this.clock.now()) return deferred(u, pausedUntil - this.clock.now());
-    if (this.clock.now() - slotAt > RECONCILE.maxSlotLatenessMs) {
-      this.metrics.slotsMissed.inc();
-      return deferred(u, 0, 'not sent: its push slot had passed');
-    }
-    const r = await this.feishu.setAppBadge({ tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan });
+    const verdict = this.mayPush(scope, slotAt, deadlineAt);
+    if (verdict !== null) return verdict(u);
+    const r = await this.feishu.setAppBadge(
+      { tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan },
+      { deadlineAt, beforeRetry: () => this.slotForRetry(scope, deadlineAt) },
+    );
     this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
     this.metrics.pushSeconds.observe(r.latencyMs / 1000);
     if (r.tokenRefreshed) this.metrics.tokenRefreshes.inc();
-    if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() - u.desiredChangedAt.getTime()) / 1000);
+    if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() + this.dbOffsetMs - u.desiredChangedAt.getTime()) / 1000);
     if (r.outcome === 'rate_limited') {
       const ms = r.retryAfterMs ?? 1000;
       // Every push this replica has reserved for the scope waits; other replicas see the pause in Postgres at
@@ -182,6 +197,33 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       this.log.warn({ userId: u.userId, version: u.version, outcome: r.outcome, code: r.code, httpStatus: r.httpStatus, logId: r.logId }, 'push not applied');
     }
     return c;
+  }
+
+  /** Whether a push at its slot may leave now; otherwise how it is put back. */
+  private mayPush(scope: string, slotAt: number, deadlineAt: number): ((u: ClaimedUser) => Completion) | null {
+    const now = this.clock.now();
+    const pausedUntil = this.pausedUntil.get(scope) ?? 0;
+    if (pausedUntil > now) return (u) => deferred(u, pausedUntil - now);
+    if (now - slotAt > RECONCILE.maxSlotLatenessMs) {
+      this.metrics.slotsMissed.inc();
+      return (u) => deferred(u, 0, 'not sent: its push slot had passed');
+    }
+    if (now >= deadlineAt) return (u) => deferred(u, 0, 'not sent: its lease would expire first');
+    return null;
+  }
+
+  /** The retry with a fresh token spends a slot of the budget like any push, and waits for it. */
+  private async slotForRetry(scope: string, deadlineAt: number): Promise<boolean> {
+    try {
+      const at = await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs, () => this.clock.now());
+      if (at >= deadlineAt) return false;
+      const wait = at - this.clock.now();
+      if (wait > 1) await this.clock.sleep(wait);
+      return this.mayPush(scope, at, deadlineAt) === null;
+    } catch (e) {
+      this.log.warn({ err: e }, 'no push slot for the retry with a fresh token');
+      return false;
+    }
   }
 
   /** Retries a failed write (e.g. Postgres restarting) until the lease would have expired anyway. */
@@ -214,7 +256,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     try {
       const s = await this.repository.dirtySummary();
       this.metrics.dirtyUsers.set(s.dirty);
-      this.metrics.oldestPendingSeconds.set(s.oldestMs === null ? 0 : Math.max(0, (this.clock.now() - s.oldestMs) / 1000));
+      this.metrics.oldestPendingSeconds.set(s.oldestMs === null ? 0 : Math.max(0, (this.clock.now() + this.dbOffsetMs - s.oldestMs) / 1000));
     } catch {
       // the next tick reports it
     }

@@ -6,7 +6,8 @@ import { Clock } from '../common/clock';
 
 /**
  * Drift repair: every RESYNC_INTERVAL_MS (jittered), one replica at a time marks users not pushed for
- * RESYNC_AFTER_MS for a full re-push, at most RESYNC_BUDGET_SHARE of the interval's quota.
+ * RESYNC_AFTER_MS for a full re-push, at most RESYNC_BUDGET_SHARE of the interval's quota, coming due evenly over
+ * the interval so that repair never takes more than its share of any second.
  */
 @Injectable()
 export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -45,8 +46,10 @@ export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShu
       if (!locked) return 0;
       try {
         const r = this.config.reconcile;
-        const max = Math.max(1, Math.floor((r.resyncBudgetShare * this.config.feishu.rateLimit * r.resyncIntervalMs) / 1000));
-        const n = await this.repository.markForResync(r.resyncAfterMs, max);
+        // At most the share of the quota over the interval, and spread over it: one user every `spacingMs`.
+        const perSecond = r.resyncBudgetShare * this.config.feishu.rateLimit;
+        const max = Math.max(1, Math.floor((perSecond * r.resyncIntervalMs) / 1000));
+        const n = await this.repository.markForResync(r.resyncAfterMs, max, 1000 / perSecond);
         if (n > 0) this.log.log({ users: n }, 'drift repair: users marked for a full re-push');
         return n;
       } finally {

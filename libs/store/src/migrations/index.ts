@@ -1,4 +1,5 @@
 import { InitialSchema1764115200000 } from './1764115200000-initial-schema';
+import { DirtyByTenant1764288000000 } from './1764288000000-dirty-by-tenant';
 
 /** In order. New migrations are appended, never edited once released. */
-export const MIGRATIONS = [InitialSchema1764115200000];
+export const MIGRATIONS = [InitialSchema1764115200000, DirtyByTenant1764288000000];
