@@ -1,0 +1,116 @@
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { newestPerSource } from '@badges/contracts';
+import { loadConfig } from '@badges/config';
+import { IngestRepository, ReconcileRepository } from '@badges/store';
+import { AppModule } from '../../apps/badge-service/src/app.module';
+import { Clock } from '../../apps/badge-service/src/common/clock';
+import { Metrics } from '../../apps/badge-service/src/metrics/metrics.service';
+import { EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { counts, event } from '../support/events';
+import { waitFor } from '../support/kafka';
+import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulator } from '../support/stack';
+
+jest.setTimeout(120_000);
+
+/** A replica whose clock is off from the database's by `offsetMs`. */
+class SkewedClock extends Clock {
+  constructor(private readonly offsetMs: number) {
+    super();
+  }
+  override now(): number {
+    return Date.now() + this.offsetMs;
+  }
+}
+
+const RATE = 20;
+
+/**
+ * Replicas whose clocks disagree with the database's, and tokens rotated mid-run, against the emulator's real
+ * rate limit: no push is lost to a slot that only seemed to have passed, and nothing goes over the quota.
+ */
+describe('reconciler under skewed clocks and token rotation, against the emulator quota', () => {
+  let db: TestDatabase;
+  let emulator: EmulatorHandle;
+  const apps: INestApplication[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase('clocks');
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    await emulator.close();
+    await db.drop();
+  });
+
+  const replica = async (offsetMs: number, env: Record<string, string> = {}) => {
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      FEISHU_BASE_URL: emulator.url,
+      FEISHU_APP_ID: APP_ID,
+      FEISHU_APP_SECRET: APP_SECRET,
+      AUDIT_API_TOKENS: AUDIT_TOKEN,
+      BADGE_ROLES: 'reconcile',
+      FEISHU_RATE_LIMIT: String(RATE),
+      PUSH_MIN_INTERVAL_MS: '0',
+      RECONCILE_POLL_MS: '200',
+      BACKOFF_BASE_MS: '50',
+      BACKOFF_MAX_MS: '500',
+      FEISHU_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'silent',
+      HTTP_PORT: '0',
+      ...env,
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+      .overrideProvider(Clock)
+      .useValue(new SkewedClock(offsetMs))
+      .compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    apps.push(app);
+    return app;
+  };
+  const seed = async (n: number) => {
+    const { newest, superseded } = newestPerSource(Array.from({ length: n }, (_, i) => event(`ou_k${i}`, 'approval', 1, counts(1 + (i % 9)))));
+    await new IngestRepository(db.ds).applyBatch(newest, superseded);
+  };
+  const inSync = () =>
+    waitFor('every user in sync', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE status <> 'in_sync'`))[0].n === 0, 90_000, 100);
+  const badgeStatuses = async (): Promise<Record<string, number>> => {
+    const s = await emulatorJson(emulator, '/_emulator/stats');
+    return s.statuses?.['app_badge/set'] ?? s.statuses?.appBadgeSet ?? {};
+  };
+  const counter = async (app: INestApplication, name: 'slotsMissed' | 'tokenRefreshes') =>
+    ((await app.get(Metrics)[name].get()).values[0]?.value ?? 0) as number;
+
+  it('replicas 2 s ahead of and 2 s behind the database push at full rate, miss no slot and stay under the quota', async () => {
+    emulator = await startEmulator({ EMULATOR_RATE_LIMIT: String(RATE) });
+    const users = 80;
+    await seed(users);
+    const ahead = await replica(2_000);
+    const behind = await replica(-2_000);
+    await inSync();
+    const statuses = await badgeStatuses();
+    expect(statuses['429'] ?? 0).toBe(0);
+    // A replica that compared the database's slots with its own clock gave up every slot as "passed".
+    const missed = (await counter(ahead, 'slotsMissed')) + (await counter(behind, 'slotsMissed'));
+    expect(missed).toBeLessThanOrEqual(users * 0.05);
+    expect(statuses['200']).toBe(users);
+  });
+
+  it('a token rotated while pushes are in flight: each retry takes its own slot, so the quota still holds', async () => {
+    emulator = await startEmulator({ EMULATOR_RATE_LIMIT: String(RATE), EMULATOR_LATENCY_MS: '400' });
+    await seed(120);
+    const app = await replica(0);
+    const slots = jest.spyOn(app.get(ReconcileRepository), 'reserveSlot');
+    await waitFor('pushes under way', async () => ((await badgeStatuses())['200'] ?? 0) >= 20, 60_000, 20);
+    await emulatorJson(emulator, '/_emulator/tokens/expire', { method: 'POST', body: '{}' });
+    await inSync();
+    const refreshed = await counter(app, 'tokenRefreshes');
+    expect(refreshed).toBeGreaterThan(0);
+    // Every retry with the fresh token reserved a slot of its own in the shared budget before it was sent.
+    expect(slots.mock.calls.length).toBeGreaterThanOrEqual(refreshed);
+    expect((await badgeStatuses())['429'] ?? 0).toBe(0);
+  });
+});
