@@ -73,6 +73,13 @@ describe('IngestRepository on the real Postgres', () => {
     ]);
   });
 
+  it('stores a rejected reason holding NUL or a lone surrogate, escaped as JSON would', async () => {
+    const reason = 'counts.pc.\u0000: unknown field; half a pair \ud83d';
+    await sut.applyBatch([], [], [{ tenantKey: '', userIdType: 'open_id', userId: 'u7', eventId: null, source: null, reason }]);
+    const rows = await db.ds.query(`SELECT detail FROM badge_audit WHERE user_id = 'u7' AND kind = 'rejected'`);
+    expect(rows).toEqual([{ detail: 'counts.pc.\\u0000: unknown field; half a pair \\ud83d' }]);
+  });
+
   it('concurrent batches touching one user through different sources lose no update', async () => {
     const batches = Array.from({ length: 20 }, (_, i) => apply([event('u6', `s${i}`, 1, counts(1))]));
     await Promise.all(batches);

@@ -87,6 +87,26 @@ describe('decodeEvent', () => {
     expect(r.value!.length).toBeLessThanOrEqual(121);
   });
 
+  it('gives a storable rejection (no NUL, no lone surrogate) whatever the keys and values held', () => {
+    const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    const cases: [unknown, string][] = [
+      [{ ...valid, counts: { pc: { '\u0000': 1 } } }, 'counts.pc.\\u0000'],
+      [{ ...valid, counts: { '\ud800x': {} } }, 'counts.\\ud800x'],
+      [{ ...valid, eventId: 'e\u0000' }, 'eventId'],
+      [{ ...valid, userId: `${'x'.repeat(119)}😀${'y'.repeat(20)}` }, 'userId'], // the excerpt's cut splits the pair
+    ];
+    for (const [input, field] of cases) {
+      const r = rejectionOf(input);
+      expect(r.field).toBe(field);
+      expect(unstorable.test(`${r.field}${r.rule}${r.value ?? ''}`)).toBe(false);
+    }
+  });
+
+  it('does not name a user whose id Postgres would store as another (a lone surrogate)', () => {
+    const r = decodeEvent(buf({ ...valid, userId: 'ou_\ud800', sequence: 'one' }));
+    expect(!r.ok && r.rejectedFor).toBeUndefined();
+  });
+
   it('never throws and accepts exactly what a reference check accepts (property)', () => {
     const count = fc.oneof(fc.integer({ min: -5, max: MAX_COUNT + 5 }), fc.double(), fc.string(), fc.constant(undefined));
     const arbEvent = fc.record({

@@ -12,6 +12,7 @@ import {
   USER_ID_TYPES,
   UserIdType,
 } from './badge-event';
+import { storableText } from './storable-text';
 
 /** Why a message was refused: which field, which rule, and (a bounded excerpt of) the value seen. */
 export interface Rejection {
@@ -43,7 +44,8 @@ function excerpt(v: unknown): string {
     // Too deep to serialise; String() would recurse just as deep (Array.prototype.join) and throw again.
     s = Object.prototype.toString.call(v);
   }
-  return s.length > EXCERPT ? `${s.slice(0, EXCERPT)}…` : s;
+  // The cut may split a surrogate pair; storableText escapes the half left over.
+  return s.length > EXCERPT ? storableText(`${s.slice(0, EXCERPT)}…`) : s;
 }
 
 class Refused extends Error {
@@ -51,8 +53,11 @@ class Refused extends Error {
     super(rejection.rule);
   }
 }
+/** A field path may hold a key of the message (`counts.pc.<key>`): the rejection is stored, logged and sent as a
+ * header, so it must be storable text whatever the key held. */
 const refuse = (field: string, rule: string, value?: unknown): never => {
-  throw new Refused(value === undefined ? { field, rule } : { field, rule, value: excerpt(value) });
+  const f = storableText(field);
+  throw new Refused(value === undefined ? { field: f, rule } : { field: f, rule, value: excerpt(value) });
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -151,7 +156,8 @@ export function validateEvent(value: unknown): DecodeResult {
 
 function readableIdentity(value: unknown): RejectedFor | undefined {
   if (!isObject(value)) return undefined;
-  const ok = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(v);
+  const ok = (v: unknown): v is string =>
+    typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(v) && storableText(v) === v;
   if (!ok(value.userId)) return undefined;
   const type = (USER_ID_TYPES as readonly unknown[]).includes(value.userIdType ?? 'open_id') ? ((value.userIdType ?? 'open_id') as UserIdType) : undefined;
   if (type === undefined || (value.tenantKey !== undefined && !ok(value.tenantKey))) return undefined;

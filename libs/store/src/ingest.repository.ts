@@ -1,4 +1,4 @@
-import { BadgeEvent } from '@badges/contracts';
+import { BadgeEvent, storableText } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { DIRTY_CHANNEL } from './database';
 
@@ -157,7 +157,7 @@ export class IngestRepository {
               col(() => 'rejected'),
               col((r) => r.eventId),
               col((r) => r.source),
-              col((r) => r.reason),
+              col((r) => storableText(r.reason)),
             ]);
           }
           return this.apply(m, newest, superseded);

@@ -63,6 +63,22 @@ describe('IngestService', () => {
     expect(publisher.letters).toEqual([]);
   });
 
+  it('a chunk of only refused messages whose audit rows the database refuses moves on: dead-lettered once, audit rows dropped', async () => {
+    let calls = 0;
+    const repo = {
+      applyBatch: async (_n: BadgeEvent[], _s: BadgeEvent[], rejected: RejectedEvent[] = []) => {
+        calls++;
+        if (rejected.length > 0) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+        return { accepted: 0, stale: 0, usersChanged: 0 };
+      },
+    };
+    const { sut, publisher } = setup(repo);
+    const r = await sut.apply([msg(0, { ...ev('a'), sequence: 'x' }), msg(1, { ...ev('b'), counts: { pc: { web: 1 } } })]);
+    expect(publisher.letters.map((l) => l.message.offset)).toEqual(['0', '1']);
+    expect(r).toMatchObject({ accepted: 0, deadLettered: 2 });
+    expect(calls).toBe(1);
+  });
+
   it('publishes contract rejections once, before the database work', async () => {
     const repo = new RefusingRepository();
     const { sut, publisher } = setup(repo);

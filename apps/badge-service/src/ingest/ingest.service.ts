@@ -61,7 +61,9 @@ export class IngestService {
       return { ...(await this.repository.applyBatch(newest, superseded, rejected)), deadLettered: 0 };
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (typeof code !== 'string' || !REFUSED_DATA.test(code) || items.length === 0) throw e;
+      if (typeof code !== 'string' || !REFUSED_DATA.test(code)) throw e;
+      // Only audit rows were written, and the database refuses them: retrying would refuse them forever.
+      if (items.length === 0) return this.dropRejected(rejected, e);
       if (items.length === 1 && rejected.length === 0) {
         const rule = `refused by the database (SQLSTATE ${code})`;
         await this.deadLetter([{ message: items[0].message, field: '$', rule, reason: `$: ${rule}` }]);
@@ -85,8 +87,16 @@ export class IngestService {
     try {
       await this.repository.applyBatch([], [], rejected);
     } catch (e) {
-      this.log.warn({ err: e }, 'could not record refused events in the audit trail');
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !REFUSED_DATA.test(code)) throw e;
+      return this.dropRejected(rejected, e);
     }
+    return ZERO;
+  }
+
+  /** The messages themselves are in the DLQ already; only their audit rows are lost, and said so. */
+  private dropRejected(rejected: readonly RejectedEvent[], e: unknown): ChunkResult {
+    this.log.warn({ err: e, dropped: rejected.length }, 'database refused the audit rows of dead-lettered events; dropped them');
     return ZERO;
   }
 

@@ -1,0 +1,75 @@
+import { INestApplication } from '@nestjs/common';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { counts, event, wire } from '../support/events';
+import { createTopic, deleteTopics, groupLag, kafka, OutMessage, produce, readTopic, uniqueName, waitFor } from '../support/kafka';
+import { startService } from '../support/stack';
+
+jest.setTimeout(120_000);
+
+/** The ingest role in this process against the real broker and the real database; the chunk is published first. */
+describe('ingest dead-letters what it must refuse, once, and moves on', () => {
+  let db: TestDatabase;
+  let topic: string;
+  let groupId: string;
+  const apps: INestApplication[] = [];
+
+  const startIngest = async (env: Record<string, string> = {}) => {
+    apps.push(
+      await startService(db.url, 'http://127.0.0.1:9', {
+        BADGE_ROLES: 'ingest',
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: groupId,
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        ...env,
+      }),
+    );
+  };
+  const dlqCount = async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(`${topic}.dlq`)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const drained = () => waitFor('the chunk consumed and its offsets committed', async () => (await groupLag(topic, groupId)) === 0, 30_000, 200);
+
+  beforeEach(async () => {
+    db = await createTestDatabase('ingestdlq');
+    topic = uniqueName('ingest-dlq');
+    groupId = uniqueName('g');
+    await createTopic(topic, 1);
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    await deleteTopics(topic, `${topic}.dlq`);
+    await db.drop();
+  });
+
+  it('a chunk of only messages carrying NUL is dead-lettered once, its offsets committed, and its reasons stored', async () => {
+    const ok = JSON.parse(wire(event('ou_nul', 'approval', 1, counts(1))));
+    const bad: OutMessage[] = [
+      { key: 'ou_nul', value: JSON.stringify({ ...ok, counts: { pc: { '\u0000': 1 } } }) },
+      { key: 'ou_nul', value: JSON.stringify({ ...ok, counts: { ['\u0000tablet']: {} } }) },
+      { key: 'ou_nul', value: JSON.stringify({ ...ok, eventId: 'e\u0000vil' }) },
+      { key: 'ou_\u0000', value: JSON.stringify({ ...ok, userId: 'ou_\u0000' }) },
+    ];
+    await produce(topic, bad);
+    await startIngest();
+    await drained();
+    expect(await dlqCount()).toBe(bad.length);
+
+    const dlq = await readTopic(`${topic}.dlq`, bad.length);
+    for (const m of dlq) {
+      for (const h of ['x-dlq-reason', 'x-dlq-field', 'x-dlq-rule']) expect(m.headers[h]).not.toContain('\u0000');
+    }
+    expect(dlq.map((m) => m.headers['x-dlq-field']).sort()).toEqual(['counts.\\u0000tablet', 'counts.pc.\\u0000', 'eventId', 'userId']);
+    const rows: { detail: string }[] = await db.ds.query(`SELECT detail FROM badge_audit WHERE kind = 'rejected' AND user_id = 'ou_nul' ORDER BY id`);
+    expect(rows.map((r) => r.detail)).toEqual([
+      'rejected to the dead-letter topic: counts.pc.\\u0000: unknown field (allowed: web_app, gadget)',
+      'rejected to the dead-letter topic: counts.\\u0000tablet: unknown side (allowed: pc, mobile)',
+      'rejected to the dead-letter topic: eventId: must not contain control characters (got "e\\u0000vil")',
+    ]);
+  });
+});
