@@ -72,4 +72,26 @@ describe('ingest dead-letters what it must refuse, once, and moves on', () => {
       'rejected to the dead-letter topic: eventId: must not contain control characters (got "e\\u0000vil")',
     ]);
   });
+
+  it.each([
+    ['custom', { tenantKey: 't1' }, 'tenantKey: must be absent for a custom app (FEISHU_APP_TYPE=custom) (got "t1")'],
+    ['store', {}, 'tenantKey: required for a store app (FEISHU_APP_TYPE=store)'],
+  ])('a %s app dead-letters an event breaking the tenant rule, with the reason, and applies the rest', async (appType, extra, reason) => {
+    const tenant = appType === 'store' ? { tenantKey: 't1' } : {};
+    const good = event('ou_good', 'approval', 1, counts(2), tenant);
+    const bad = event('ou_bad', 'approval', 1, counts(3), extra);
+    await produce(topic, [
+      { key: bad.userId, value: wire(bad) },
+      { key: good.userId, value: wire(good) },
+    ]);
+    await startIngest({ FEISHU_APP_TYPE: appType });
+    await drained();
+    const [letter] = await readTopic(`${topic}.dlq`, 1);
+    expect(letter.key).toBe('ou_bad');
+    expect(letter.headers['x-dlq-field']).toBe('tenantKey');
+    expect(letter.headers['x-dlq-reason']).toBe(reason);
+    expect(await dlqCount()).toBe(1);
+    const rows = await db.ds.query(`SELECT tenant_key, user_id, desired_pc_web_app FROM badge_state ORDER BY user_id`);
+    expect(rows).toEqual([{ tenant_key: good.tenantKey, user_id: 'ou_good', desired_pc_web_app: 2 }]);
+  });
 });

@@ -1,3 +1,4 @@
+import { AppConfig } from '@badges/config';
 import { BadgeEvent } from '@badges/contracts';
 import { IngestRepository, RejectedEvent } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -40,9 +41,10 @@ class RecordingPublisher {
 }
 
 describe('IngestService', () => {
-  const setup = (repo: object) => {
+  const setup = (repo: object, appType: 'custom' | 'store' = 'custom') => {
     const publisher = new RecordingPublisher();
-    const sut = new IngestService(repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
+    const config = { feishu: { appType } } as AppConfig;
+    const sut = new IngestService(config, repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
     return { sut, publisher };
   };
 

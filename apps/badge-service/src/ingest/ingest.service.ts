@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { BadgeEvent, decodeEvent, describeRejection, newestPerSource } from '@badges/contracts';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BadgeEvent, DecodeOptions, decodeEvent, describeRejection, newestPerSource } from '@badges/contracts';
 import { IngestOutcome, IngestRepository, RejectedEvent } from '@badges/store';
 import { Clock } from '../common/clock';
 import { Metrics } from '../metrics/metrics.service';
@@ -14,13 +15,17 @@ export interface ChunkResult extends IngestOutcome {
 @Injectable()
 export class IngestService {
   private readonly log = new Logger(IngestService.name);
+  private readonly decodeOptions: DecodeOptions;
 
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: IngestRepository,
     private readonly deadLetters: DeadLetterPublisher,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.decodeOptions = { appType: config.feishu.appType };
+  }
 
   /**
    * Dead letters are published before the database commit and offsets are committed after it, so a crash
@@ -31,7 +36,7 @@ export class IngestService {
     const letters: DeadLetter[] = [];
     const rejected: RejectedEvent[] = [];
     for (const m of messages) {
-      const r = decodeEvent(m.value);
+      const r = decodeEvent(m.value, this.decodeOptions);
       if (r.ok) decoded.push({ event: r.event, message: m });
       else {
         const reason = describeRejection(r.rejection);
