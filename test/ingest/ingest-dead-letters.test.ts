@@ -94,4 +94,24 @@ describe('ingest dead-letters what it must refuse, once, and moves on', () => {
     const rows = await db.ds.query(`SELECT tenant_key, user_id, desired_pc_web_app FROM badge_state ORDER BY user_id`);
     expect(rows).toEqual([{ tenant_key: good.tenantKey, user_id: 'ou_good', desired_pc_web_app: 2 }]);
   });
+
+  it('dead-letters an event for a new source of a user at INGEST_MAX_SOURCES_PER_USER, once, and keeps updating the others', async () => {
+    const events = [
+      event('ou_cap', 'a', 1, counts(1)),
+      event('ou_cap', 'b', 1, counts(1)),
+      event('ou_cap', 'c', 1, counts(1)),
+      event('ou_cap', 'a', 2, counts(4)),
+    ];
+    await produce(topic, events.map((e) => ({ key: e.userId, value: wire(e) })));
+    await startIngest({ INGEST_MAX_SOURCES_PER_USER: '2' });
+    await drained();
+    const [letter] = await readTopic(`${topic}.dlq`, 1);
+    expect(JSON.parse(letter.value!.toString())).toMatchObject({ source: 'c' });
+    expect(letter.headers['x-dlq-field']).toBe('source');
+    expect(letter.headers['x-dlq-reason']).toBe('source: user already has 2 sources (INGEST_MAX_SOURCES_PER_USER)');
+    expect(await dlqCount()).toBe(1);
+    const rows = await db.ds.query(`SELECT source, pc_web_app FROM badge_source ORDER BY source`);
+    expect(rows).toEqual([{ source: 'a', pc_web_app: 4 }, { source: 'b', pc_web_app: 1 }]);
+    expect((await db.ds.query(`SELECT desired_pc_web_app AS pc FROM badge_state`))[0].pc).toBe(5);
+  });
 });

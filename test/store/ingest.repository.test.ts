@@ -37,7 +37,7 @@ describe('IngestRepository on the real Postgres', () => {
     await apply([event('u2', 'approval', 5, counts(5))]);
     const before = await desired('u2');
     const r = await apply([event('u2', 'approval', 4, counts(9))]);
-    expect(r).toEqual({ accepted: 0, stale: 1, usersChanged: 0 });
+    expect(r).toEqual({ accepted: 0, stale: 1, usersChanged: 0, refused: [] });
     expect(await desired('u2')).toEqual(before);
     const audit = await db.ds.query(`SELECT kind, sequence, detail FROM badge_audit WHERE user_id = 'u2' ORDER BY id`);
     expect(audit).toEqual([

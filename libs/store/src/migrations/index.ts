@@ -1,4 +1,5 @@
 import { InitialSchema1764115200000 } from './1764115200000-initial-schema';
+import { ZeroSourceRetention1764201600000 } from './1764201600000-zero-source-retention';
 
 /** In order. New migrations are appended, never edited once released. */
-export const MIGRATIONS = [InitialSchema1764115200000];
+export const MIGRATIONS = [InitialSchema1764115200000, ZeroSourceRetention1764201600000];
