@@ -54,7 +54,7 @@ async function perMessageBaseline() {
   await consumer.run({
     eachMessage: async ({ message }) => {
       if (start === 0) start = Date.now();
-      const r = decodeEvent(message.value);
+      const r = decodeEvent(message.value, { appType: 'custom' });
       if (r.ok) await repo.applyBatch([r.event], []);
       done++;
     },

@@ -93,6 +93,7 @@ describe('audit API over HTTP on the real Postgres', () => {
             updatedAt: expect.any(String),
           },
         ],
+        sourcesNextCursor: null,
         lastError: { code: 213004, message: 'concurrent update', logId: 'log-1', at: '2026-11-24T08:00:02.000Z' },
       });
       expect(r.headers.get('x-request-id')).toBeTruthy();
@@ -204,6 +205,63 @@ describe('audit API over HTTP on the real Postgres', () => {
     it('answers an empty page for a known user without history, 404 for an unknown one', async () => {
       expect((await api.call('/v1/badges/quiet/history')).body).toEqual({ items: [], nextCursor: null });
       expect((await api.call('/v1/badges/nobody/history')).status).toBe(404);
+    });
+  });
+
+  describe('GET /v1/badges/:userId/sources', () => {
+    const names = Array.from({ length: 250 }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    beforeAll(async () => {
+      // Stored directly: more than ingest's cap admits, as a user that grew before the cap had.
+      await q(`INSERT INTO badge_state (tenant_key, user_id_type, user_id) VALUES ('', 'open_id', 'many'), ('', 'open_id', 'sourceless')`);
+      await q(
+        `INSERT INTO badge_source (tenant_key, user_id_type, user_id, source, sequence, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at)
+         SELECT '', 'open_id', 'many', s, 1, 'ev-' || s, 1, 0, 0, 0, '2026-11-24T08:00:00Z' FROM unnest($1::text[]) s`,
+        [names],
+      );
+    });
+
+    it('GET /v1/badges/:userId shows the first 100 sources in source order and a cursor to the rest', async () => {
+      const { status, body } = await api.call('/v1/badges/many');
+      expect(status).toBe(200);
+      expect(body.sources.map((x: any) => x.source)).toEqual(names.slice(0, 100));
+      expect(body.sourcesNextCursor).toEqual(expect.any(String));
+      const next = await api.call(`/v1/badges/many/sources?limit=200&cursor=${body.sourcesNextCursor}`);
+      expect(next.body.items.map((x: any) => x.source)).toEqual(names.slice(100, 250));
+      expect(next.body.nextCursor).toBeNull();
+    });
+
+    it('walks every source with the cursor, no gaps or repeats, each with its counts', async () => {
+      const seen: any[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const r: { status: number; body: any } = await api.call(`/v1/badges/many/sources?limit=60${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(r.status).toBe(200);
+        expect(r.body.items.length).toBeLessThanOrEqual(60);
+        seen.push(...r.body.items);
+        cursor = r.body.nextCursor;
+        pages++;
+      } while (cursor !== null);
+      expect(pages).toBe(5);
+      expect(seen.map((x) => x.source)).toEqual(names);
+      expect(seen[7]).toEqual({
+        source: 's007',
+        counts: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } },
+        sequence: 1,
+        eventId: 'ev-s007',
+        occurredAt: '2026-11-24T08:00:00.000Z',
+        updatedAt: expect.any(String),
+      });
+    });
+
+    it('answers an empty page for a known user without sources, 404 for an unknown one, 400 for a bad cursor or limit', async () => {
+      expect((await api.call('/v1/badges/sourceless/sources')).body).toEqual({ items: [], nextCursor: null });
+      expect((await api.call('/v1/badges/nobody/sources')).status).toBe(404);
+      const history = (await api.call('/v1/badges/hist/history?limit=1')).body.nextCursor;
+      for (const bad of [`cursor=${history}`, 'cursor=not-a-cursor', `cursor=${Buffer.from('["src","Bad!"]').toString('base64url')}`, 'limit=0', 'limit=201']) {
+        const r = await api.call(`/v1/badges/many/sources?${bad}`);
+        expect({ bad, status: r.status }).toEqual({ bad, status: 400 });
+      }
     });
   });
 

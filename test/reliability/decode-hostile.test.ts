@@ -2,6 +2,8 @@ import { decodeEvent } from '@badges/contracts';
 import { HOSTILE_KINDS } from './support/hostile';
 import { rng } from './support/traffic';
 
+const CUSTOM = { appType: 'custom' } as const;
+
 /**
  * Regressions found by the hostile-messages scenario: messages that made decodeEvent throw, or that it accepted
  * although Postgres cannot store them, stalled their partition forever (the ingest batch retried without end).
@@ -16,13 +18,13 @@ describe('decodeEvent against the reliability suite hostile messages', () => {
     counts: { pc: { web_app: 1, gadget: 0 } },
     occurredAt: '2026-11-24T08:00:00.000Z',
   };
-  const decode = (v: string | Buffer) => decodeEvent(Buffer.isBuffer(v) ? v : Buffer.from(v));
+  const decode = (v: string | Buffer) => decodeEvent(Buffer.isBuffer(v) ? v : Buffer.from(v), CUSTOM);
 
   it.each(Object.keys(HOSTILE_KINDS))('refuses every %s message without throwing', (kind) => {
     const r = rng(20261124);
     for (let i = 0; i < 40; i++) {
       const value = HOSTILE_KINDS[kind](r);
-      const res = decodeEvent(value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value));
+      const res = decodeEvent(value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value), CUSTOM);
       expect(res.ok).toBe(false);
     }
   });

@@ -37,7 +37,7 @@ describe('IngestRepository on the real Postgres', () => {
     await apply([event('u2', 'approval', 5, counts(5))]);
     const before = await desired('u2');
     const r = await apply([event('u2', 'approval', 4, counts(9))]);
-    expect(r).toEqual({ accepted: 0, stale: 1, usersChanged: 0 });
+    expect(r).toEqual({ accepted: 0, stale: 1, usersChanged: 0, refused: [] });
     expect(await desired('u2')).toEqual(before);
     const audit = await db.ds.query(`SELECT kind, sequence, detail FROM badge_audit WHERE user_id = 'u2' ORDER BY id`);
     expect(audit).toEqual([
@@ -71,6 +71,13 @@ describe('IngestRepository on the real Postgres', () => {
       { tenant_key: '', user_id_type: 'union_id', desired_pc_web_app: 3 },
       { tenant_key: 't1', user_id_type: 'open_id', desired_pc_web_app: 2 },
     ]);
+  });
+
+  it('stores a rejected reason holding NUL or a lone surrogate, escaped as JSON would', async () => {
+    const reason = 'counts.pc.\u0000: unknown field; half a pair \ud83d';
+    await sut.applyBatch([], [], [{ tenantKey: '', userIdType: 'open_id', userId: 'u7', eventId: null, source: null, reason }]);
+    const rows = await db.ds.query(`SELECT detail FROM badge_audit WHERE user_id = 'u7' AND kind = 'rejected'`);
+    expect(rows).toEqual([{ detail: 'counts.pc.\\u0000: unknown field; half a pair \\ud83d' }]);
   });
 
   it('concurrent batches touching one user through different sources lose no update', async () => {

@@ -35,6 +35,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, RECONCILE_LEASE_MS: '3000', FEISHU_TIMEOUT_MS: '1000' })).not.toThrow();
   });
 
+  it('bounds the sources per user and keeps zero sources a week by default, naming a bad value', () => {
+    expect(loadConfig({ BADGE_ROLES: 'ingest' }).ingest).toMatchObject({ maxSourcesPerUser: 64, zeroSourceRetentionMs: 7 * 86_400_000 });
+    expect(loadConfig({ BADGE_ROLES: 'ingest', INGEST_MAX_SOURCES_PER_USER: '8', SOURCE_ZERO_RETENTION_MS: '3600000' }).ingest).toMatchObject({
+      maxSourcesPerUser: 8,
+      zeroSourceRetentionMs: 3_600_000,
+    });
+    expect(() => loadConfig({ BADGE_ROLES: 'ingest', INGEST_MAX_SOURCES_PER_USER: '0', SOURCE_ZERO_RETENTION_MS: 'soon' })).toThrow(
+      /INGEST_MAX_SOURCES_PER_USER[\s\S]*SOURCE_ZERO_RETENTION_MS/,
+    );
+  });
+
   it('lists every variable of the design contract', () => {
     for (const v of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'DATABASE_URL', 'FEISHU_BASE_URL', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_APP_TYPE', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'FEISHU_RATE_LIMIT', 'HTTP_PORT', 'AUDIT_API_TOKENS', 'BADGE_ROLES', 'AUDIT_RETENTION_DAYS']) {
       expect(CONFIG_VARIABLES).toContain(v);

@@ -63,6 +63,8 @@ export const ENV_SCHEMA = z.object({
   AUDIT_RETENTION_DAYS: int(1, 3650).default(7),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INGEST_MAX_BATCH: int(1, 100000).default(5000),
+  INGEST_MAX_SOURCES_PER_USER: int(1, 100000).default(64),
+  SOURCE_ZERO_RETENTION_MS: int(60000, 3650 * 86400000).default(7 * 86400000),
   RECONCILE_BATCH_SIZE: int(1, 1000).default(32),
   RECONCILE_CONCURRENCY: int(1, 1000).default(128),
   RECONCILE_LEASE_MS: int(1000, 3600000).default(30000),
@@ -106,7 +108,7 @@ export interface AppConfig {
   audit: { apiTokens: string[]; retentionDays: number };
   roles: ReadonlySet<Role>;
   logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
-  ingest: { maxBatch: number; crashAfterCommits?: number };
+  ingest: { maxBatch: number; maxSourcesPerUser: number; zeroSourceRetentionMs: number; crashAfterCommits?: number };
   reconcile: {
     batchSize: number;
     concurrency: number;
@@ -198,7 +200,12 @@ export function loadConfig(env: Env): AppConfig {
     audit: { apiTokens: e.AUDIT_API_TOKENS, retentionDays: e.AUDIT_RETENTION_DAYS },
     roles,
     logLevel: e.LOG_LEVEL,
-    ingest: { maxBatch: e.INGEST_MAX_BATCH, crashAfterCommits: e.TEST_CRASH_AFTER_INGEST_COMMITS },
+    ingest: {
+      maxBatch: e.INGEST_MAX_BATCH,
+      maxSourcesPerUser: e.INGEST_MAX_SOURCES_PER_USER,
+      zeroSourceRetentionMs: e.SOURCE_ZERO_RETENTION_MS,
+      crashAfterCommits: e.TEST_CRASH_AFTER_INGEST_COMMITS,
+    },
     reconcile: {
       batchSize: e.RECONCILE_BATCH_SIZE,
       concurrency: e.RECONCILE_CONCURRENCY,

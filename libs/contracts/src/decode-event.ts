@@ -12,6 +12,7 @@ import {
   USER_ID_TYPES,
   UserIdType,
 } from './badge-event';
+import { storableText } from './storable-text';
 
 /** Why a message was refused: which field, which rule, and (a bounded excerpt of) the value seen. */
 export interface Rejection {
@@ -29,6 +30,13 @@ export interface RejectedFor {
   source: string | null;
 }
 
+export type AppType = 'custom' | 'store';
+
+/** What the contract's rules depend on beyond the message: the app's type decides whether tenantKey is allowed. */
+export interface DecodeOptions {
+  appType: AppType;
+}
+
 export type DecodeResult = { ok: true; event: BadgeEvent } | { ok: false; rejection: Rejection; rejectedFor?: RejectedFor };
 
 const ISO_8601 =
@@ -43,7 +51,8 @@ function excerpt(v: unknown): string {
     // Too deep to serialise; String() would recurse just as deep (Array.prototype.join) and throw again.
     s = Object.prototype.toString.call(v);
   }
-  return s.length > EXCERPT ? `${s.slice(0, EXCERPT)}…` : s;
+  // The cut may split a surrogate pair; storableText escapes the half left over.
+  return s.length > EXCERPT ? storableText(`${s.slice(0, EXCERPT)}…`) : s;
 }
 
 class Refused extends Error {
@@ -51,8 +60,11 @@ class Refused extends Error {
     super(rejection.rule);
   }
 }
+/** A field path may hold a key of the message (`counts.pc.<key>`): the rejection is stored, logged and sent as a
+ * header, so it must be storable text whatever the key held. */
 const refuse = (field: string, rule: string, value?: unknown): never => {
-  throw new Refused(value === undefined ? { field, rule } : { field, rule, value: excerpt(value) });
+  const f = storableText(field);
+  throw new Refused(value === undefined ? { field: f, rule } : { field: f, rule, value: excerpt(value) });
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -100,14 +112,30 @@ function counts(v: unknown): Counts {
   return { pc: sideCounts(v.pc, 'pc'), mobile: sideCounts(v.mobile, 'mobile') };
 }
 
+/**
+ * A custom app has one tenant, kept as '': a tenantKey would make a second row pushing to the same Feishu badge.
+ * A store app cannot push without knowing the tenant (its token is per tenant).
+ */
+function tenantKeyOf(o: Record<string, unknown>, appType: AppType): string {
+  if (appType === 'custom') {
+    if (o.tenantKey !== undefined && o.tenantKey !== null && o.tenantKey !== '') {
+      refuse('tenantKey', 'must be absent for a custom app (FEISHU_APP_TYPE=custom)', o.tenantKey);
+    }
+    return '';
+  }
+  const tenantKey = boundedString(o, 'tenantKey', false);
+  if (tenantKey === undefined) refuse('tenantKey', 'required for a store app (FEISHU_APP_TYPE=store)');
+  return tenantKey!;
+}
+
 /** Validates an already-parsed JSON value against the v1 contract. */
-export function validateEvent(value: unknown): DecodeResult {
+export function validateEvent(value: unknown, options: DecodeOptions): DecodeResult {
   try {
     if (!isObject(value)) refuse('$', 'must be a JSON object', value);
     const o = value as Record<string, unknown>;
     const eventId = boundedString(o, 'eventId', true)!;
     const userId = boundedString(o, 'userId', true)!;
-    const tenantKey = boundedString(o, 'tenantKey', false) ?? '';
+    const tenantKey = tenantKeyOf(o, options.appType);
     let userIdType: UserIdType = 'open_id';
     if (o.userIdType !== undefined && o.userIdType !== null) {
       if (typeof o.userIdType !== 'string' || !(USER_ID_TYPES as readonly string[]).includes(o.userIdType)) {
@@ -142,23 +170,26 @@ export function validateEvent(value: unknown): DecodeResult {
     };
   } catch (e) {
     if (e instanceof Refused) {
-      const rejectedFor = readableIdentity(value);
+      const rejectedFor = readableIdentity(value, options.appType);
       return rejectedFor ? { ok: false, rejection: e.rejection, rejectedFor } : { ok: false, rejection: e.rejection };
     }
     throw e;
   }
 }
 
-function readableIdentity(value: unknown): RejectedFor | undefined {
+/** Whose event it was: for a custom app that is the user of tenant '' whatever tenantKey the message carried. */
+function readableIdentity(value: unknown, appType: AppType): RejectedFor | undefined {
   if (!isObject(value)) return undefined;
-  const ok = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(v);
+  const ok = (v: unknown): v is string =>
+    typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(v) && storableText(v) === v;
   if (!ok(value.userId)) return undefined;
   const type = (USER_ID_TYPES as readonly unknown[]).includes(value.userIdType ?? 'open_id') ? ((value.userIdType ?? 'open_id') as UserIdType) : undefined;
-  if (type === undefined || (value.tenantKey !== undefined && !ok(value.tenantKey))) return undefined;
+  if (type === undefined) return undefined;
+  if (appType === 'store' && !ok(value.tenantKey)) return undefined;
   return {
     userId: value.userId,
     userIdType: type,
-    tenantKey: (value.tenantKey as string | undefined) ?? '',
+    tenantKey: appType === 'store' ? (value.tenantKey as string) : '',
     eventId: ok(value.eventId) ? value.eventId : null,
     source: typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : null,
   };
@@ -167,7 +198,7 @@ function readableIdentity(value: unknown): RejectedFor | undefined {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes a raw Kafka message value. Never throws. */
-export function decodeEvent(raw: Buffer | Uint8Array | null | undefined): DecodeResult {
+export function decodeEvent(raw: Buffer | Uint8Array | null | undefined, options: DecodeOptions): DecodeResult {
   if (raw === null || raw === undefined || raw.length === 0) {
     return { ok: false, rejection: { field: '$', rule: 'message has no value' } };
   }
@@ -187,7 +218,7 @@ export function decodeEvent(raw: Buffer | Uint8Array | null | undefined): Decode
     const why = e instanceof RangeError ? 'JSON nested too deeply' : 'must be JSON';
     return { ok: false, rejection: { field: '$', rule: why, value: excerpt(text) } };
   }
-  return validateEvent(value);
+  return validateEvent(value, options);
 }
 
 export function describeRejection(r: Rejection): string {

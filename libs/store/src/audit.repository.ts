@@ -29,10 +29,18 @@ export const BADGE_STATE_SQL = `
          last_error_code, last_error_message, last_error_log_id, last_error_at
   FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
 
+const SOURCE_COLUMNS = `source, sequence::text, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, updated_at`;
+
+/** A user's sources in source order, by the primary key: the first $4, or the $4 after source $5 (keyset). */
 export const BADGE_SOURCES_SQL = `
-  SELECT source, sequence::text, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, updated_at
+  SELECT ${SOURCE_COLUMNS}
   FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
-  ORDER BY source`;
+  ORDER BY source LIMIT $4`;
+
+export const BADGE_SOURCES_AFTER_SQL = `
+  SELECT ${SOURCE_COLUMNS}
+  FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 AND source > $5
+  ORDER BY source LIMIT $4`;
 
 const HISTORY_COLUMNS = `
   ${AT_TEXT} AS at, a.id::text AS id, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
@@ -204,12 +212,20 @@ const keyParams = (k: UserKey) => [k.tenantKey, k.userIdType, k.userId];
 export class AuditRepository {
   constructor(private readonly ds: DataSource) {}
 
-  async badge(key: UserKey): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
+  /** The badge with its first `sourcesLimit` sources (in source order). */
+  async badge(key: UserKey, sourcesLimit: number): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
     const [states, sources] = await Promise.all([
       this.prepared<BadgeStateRow>('audit_badge_state', BADGE_STATE_SQL, keyParams(key)),
-      this.prepared<BadgeSourceRow>('audit_badge_sources', BADGE_SOURCES_SQL, keyParams(key)),
+      this.sources(key, sourcesLimit),
     ]);
     return states.length === 0 ? null : { state: states[0], sources };
+  }
+
+  /** Up to `limit` of the user's sources in source order, strictly after the source `after`. */
+  sources(key: UserKey, limit: number, after?: string): Promise<BadgeSourceRow[]> {
+    return after === undefined
+      ? this.prepared('audit_badge_sources_first_page', BADGE_SOURCES_SQL, [...keyParams(key), limit])
+      : this.prepared('audit_badge_sources_after', BADGE_SOURCES_AFTER_SQL, [...keyParams(key), limit, after]);
   }
 
   async userExists(key: UserKey): Promise<boolean> {

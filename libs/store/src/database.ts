@@ -7,6 +7,7 @@ export const ADVISORY_LOCKS = {
   migrations: 7_263_110_001,
   resync: 7_263_110_002,
   auditMaintenance: 7_263_110_003,
+  zeroSourceRetention: 7_263_110_004,
 } as const;
 
 export const DIRTY_CHANNEL = 'badge_dirty';

@@ -1,4 +1,4 @@
-import { BadgeEvent } from '@badges/contracts';
+import { BadgeEvent, storableText, UserIdType } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { DIRTY_CHANNEL } from './database';
 
@@ -9,7 +9,10 @@ export const LOCK_USERS_SQL = `
   FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) locks`;
 
 /** Upserts the newest event per source behind the sequence guard (old values read by index, per row) and records every event in the audit trail:
- * accepted ones as changes (old → new), the rest as stale. Returns the users whose sources changed. */
+ * accepted ones as changes (old → new), the rest as stale. A new source of a user who already stores $13 sources
+ * (zero ones included, until the retention job drops them) is refused: not stored, audited as rejected with the
+ * detail $14, and returned so the caller dead-letters it. The count is exact: the caller holds the user's lock.
+ * Returns the users whose sources changed and the refused sources. */
 export const UPSERT_SOURCES_SQL = `
   WITH input AS (
     SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
@@ -29,13 +32,35 @@ export const UPSERT_SOURCES_SQL = `
     ) o
     WHERE i.newest
   ),
+  fresh AS (
+    SELECT i.tenant_key, i.user_id_type, i.user_id, i.source,
+           row_number() OVER (PARTITION BY i.tenant_key, i.user_id_type, i.user_id ORDER BY i.source) AS nth
+    FROM input i
+    WHERE i.newest AND NOT EXISTS (
+      SELECT 1 FROM old o WHERE (o.tenant_key, o.user_id_type, o.user_id, o.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source))
+  ),
+  stored AS (
+    SELECT u.tenant_key, u.user_id_type, u.user_id, n.stored
+    FROM (SELECT DISTINCT tenant_key, user_id_type, user_id FROM fresh) u
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS stored FROM badge_source s
+      WHERE s.tenant_key = u.tenant_key AND s.user_id_type = u.user_id_type AND s.user_id = u.user_id
+    ) n
+  ),
+  refused AS (
+    SELECT f.tenant_key, f.user_id_type, f.user_id, f.source
+    FROM fresh f JOIN stored c ON (c.tenant_key, c.user_id_type, c.user_id) = (f.tenant_key, f.user_id_type, f.user_id)
+    WHERE c.stored + f.nth > $13::int
+  ),
   up AS (
     INSERT INTO badge_source AS s (tenant_key, user_id_type, user_id, source, sequence, event_id,
                                    pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at)
-    SELECT tenant_key, user_id_type, user_id, source, sequence, event_id,
-           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at
-    FROM input WHERE newest
-    ORDER BY tenant_key, user_id_type, user_id, source
+    SELECT i.tenant_key, i.user_id_type, i.user_id, i.source, i.sequence, i.event_id,
+           i.pc_web_app, i.pc_gadget, i.mobile_web_app, i.mobile_gadget, i.occurred_at
+    FROM input i
+    WHERE i.newest AND NOT EXISTS (
+      SELECT 1 FROM refused r WHERE (r.tenant_key, r.user_id_type, r.user_id, r.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source))
+    ORDER BY i.tenant_key, i.user_id_type, i.user_id, i.source
     ON CONFLICT (tenant_key, user_id_type, user_id, source) DO UPDATE SET
       sequence = excluded.sequence, event_id = excluded.event_id,
       pc_web_app = excluded.pc_web_app, pc_gadget = excluded.pc_gadget,
@@ -48,7 +73,7 @@ export const UPSERT_SOURCES_SQL = `
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, source, sequence, event_id,
                              old_counts, new_counts, detail)
     SELECT i.tenant_key, i.user_id_type, i.user_id,
-           CASE WHEN u.source IS NULL THEN 'stale' ELSE 'change' END,
+           CASE WHEN u.source IS NOT NULL THEN 'change' WHEN r.source IS NOT NULL THEN 'rejected' ELSE 'stale' END,
            i.source, i.sequence, i.event_id,
            CASE WHEN o.source IS NULL THEN NULL ELSE jsonb_build_object(
              'pc', jsonb_build_object('web_app', o.pc_web_app, 'gadget', o.pc_gadget),
@@ -57,13 +82,18 @@ export const UPSERT_SOURCES_SQL = `
              'pc', jsonb_build_object('web_app', i.pc_web_app, 'gadget', i.pc_gadget),
              'mobile', jsonb_build_object('web_app', i.mobile_web_app, 'gadget', i.mobile_gadget)),
            CASE WHEN u.source IS NOT NULL THEN NULL
+                WHEN r.source IS NOT NULL THEN $14::text
                 WHEN NOT i.newest THEN 'superseded in its batch by a newer sequence'
                 ELSE 'sequence ' || i.sequence || ' is not above the stored ' || o.sequence END
     FROM input i
     LEFT JOIN up u ON i.newest AND (u.tenant_key, u.user_id_type, u.user_id, u.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
     LEFT JOIN old o ON i.newest AND (o.tenant_key, o.user_id_type, o.user_id, o.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    LEFT JOIN refused r ON i.newest AND (r.tenant_key, r.user_id_type, r.user_id, r.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
   )
-  SELECT tenant_key, user_id_type, user_id, count(*)::int AS accepted FROM up GROUP BY 1, 2, 3`;
+  SELECT 'changed' AS outcome, tenant_key, user_id_type, user_id, NULL::text AS source, count(*)::int AS accepted
+  FROM up GROUP BY 2, 3, 4
+  UNION ALL
+  SELECT 'refused', tenant_key, user_id_type, user_id, source, 0 FROM refused`;
 
 /** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users, by index lookups per
  * user (LATERAL) so the cost follows the batch, not the table. The revision moves, and
@@ -124,16 +154,53 @@ export interface RejectedEvent {
 
 export const NOTIFY_DIRTY_SQL = `SELECT pg_notify('${DIRTY_CHANNEL}', $1)`;
 
+/** A new source refused because its user already stores the maximum number of sources. */
+export interface RefusedSource {
+  tenantKey: string;
+  userIdType: UserIdType;
+  userId: string;
+  source: string;
+}
+
 export interface IngestOutcome {
   accepted: number;
   stale: number;
   usersChanged: number;
+  /** Not stored; the caller dead-letters them (with sourceCapRule as the reason). */
+  refused: RefusedSource[];
+}
+
+export const DEFAULT_MAX_SOURCES_PER_USER = 64;
+
+/** The DLQ rule for a refused new source; field `source`. */
+export const sourceCapRule = (max: number) => `user already has ${max} sources (INGEST_MAX_SOURCES_PER_USER)`;
+
+/** All-zero sources not updated for `$1` ms (database clock), at most `$2` of them, through badge_source_zero. The
+ * zero and age conditions are repeated on the target: should ingest change a row meanwhile, the re-check skips it.
+ * A zero source adds nothing to the desired sum, so no badge changes. */
+export const DROP_ZERO_SOURCES_SQL = `
+  DELETE FROM badge_source s
+  USING (
+    SELECT tenant_key, user_id_type, user_id, source FROM badge_source
+    WHERE pc_web_app = 0 AND pc_gadget = 0 AND mobile_web_app = 0 AND mobile_gadget = 0
+      AND updated_at < now() - $1::bigint * interval '1 millisecond'
+    LIMIT $2
+  ) z
+  WHERE (s.tenant_key, s.user_id_type, s.user_id, s.source) = (z.tenant_key, z.user_id_type, z.user_id, z.source)
+    AND s.pc_web_app = 0 AND s.pc_gadget = 0 AND s.mobile_web_app = 0 AND s.mobile_gadget = 0
+    AND s.updated_at < now() - $1::bigint * interval '1 millisecond'`;
+
+export interface IngestRepositoryOptions {
+  maxSourcesPerUser: number;
 }
 
 const RETRYABLE = new Set(['40P01', '40001']);
 
 export class IngestRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly options: IngestRepositoryOptions = { maxSourcesPerUser: DEFAULT_MAX_SOURCES_PER_USER },
+  ) {}
 
   /**
    * Applies one batch in one transaction. `newest` must hold at most one event per source (see
@@ -144,7 +211,7 @@ export class IngestRepository {
     superseded: readonly BadgeEvent[],
     rejected: readonly RejectedEvent[] = [],
   ): Promise<IngestOutcome> {
-    if (newest.length === 0 && superseded.length === 0 && rejected.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
+    if (newest.length === 0 && superseded.length === 0 && rejected.length === 0) return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ds.transaction(async (m) => {
@@ -157,7 +224,7 @@ export class IngestRepository {
               col(() => 'rejected'),
               col((r) => r.eventId),
               col((r) => r.source),
-              col((r) => r.reason),
+              col((r) => storableText(r.reason)),
             ]);
           }
           return this.apply(m, newest, superseded);
@@ -169,7 +236,7 @@ export class IngestRepository {
   }
 
   private async apply(m: EntityManager, newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
-    if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0 };
+    if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
     const all = [...newest, ...superseded];
     const userKeys = [...new Set(newest.map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`))];
     await m.query(LOCK_USERS_SQL, [userKeys]);
@@ -188,7 +255,12 @@ export class IngestRepository {
       cols[10][i] = e.occurredAt.toISOString();
       cols[11][i] = i < newest.length;
     });
-    const changed: { tenant_key: string; user_id_type: string; user_id: string; accepted: number }[] = await m.query(UPSERT_SOURCES_SQL, cols);
+    const max = this.options.maxSourcesPerUser;
+    const rows: UpsertRow[] = await m.query(UPSERT_SOURCES_SQL, [...cols, max, `rejected to the dead-letter topic: source: ${sourceCapRule(max)}`]);
+    const changed = rows.filter((r) => r.outcome === 'changed');
+    const refused = rows
+      .filter((r) => r.outcome === 'refused')
+      .map((r) => ({ tenantKey: r.tenant_key, userIdType: r.user_id_type, userId: r.user_id, source: r.source! }));
     let usersChanged = 0;
     if (changed.length > 0) {
       const rows = await m.query(RECOMPUTE_DESIRED_SQL, [
@@ -200,6 +272,21 @@ export class IngestRepository {
       if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
     }
     const accepted = changed.reduce((n, r) => n + r.accepted, 0);
-    return { accepted, stale: all.length - accepted, usersChanged };
+    return { accepted, stale: all.length - accepted - refused.length, usersChanged, refused };
   }
+
+  /** Drops up to `limit` sources that have been all zeros for `retentionMs`; returns how many. */
+  async dropZeroSources(retentionMs: number, limit: number): Promise<number> {
+    const [, count]: [unknown, number] = await this.ds.query(DROP_ZERO_SOURCES_SQL, [retentionMs, limit]);
+    return count;
+  }
+}
+
+interface UpsertRow {
+  outcome: 'changed' | 'refused';
+  tenant_key: string;
+  user_id_type: UserIdType;
+  user_id: string;
+  source: string | null;
+  accepted: number;
 }

@@ -1,5 +1,5 @@
 import type { BadgeCountColumns } from './badge-state.columns';
-import { Counts } from '@badges/contracts';
+import { Counts, storableText } from '@badges/contracts';
 import { DataSource } from 'typeorm';
 
 /** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
@@ -384,8 +384,8 @@ export class ReconcileRepository {
       col((c) => c.outcome),
       col((c) => c.code),
       col((c) => c.httpStatus),
-      col((c) => c.message),
-      col((c) => c.logId),
+      col((c) => storableText(c.message)),
+      col((c) => storableText(c.logId)),
       col((c) => (c.latencyMs === null ? null : Math.round(c.latencyMs))),
       owner,
     ]);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeHistoryCursor, decodeStatusCursor, encodeHistoryCursor, encodeStatusCursor } from './audit-cursor';
+import { decodeHistoryCursor, decodeSourcesCursor, decodeStatusCursor, encodeHistoryCursor, encodeSourcesCursor, encodeStatusCursor } from './audit-cursor';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
@@ -53,6 +53,14 @@ describe('audit cursors', () => {
     ['with a non-string id', b64(['s', 'pending', '', 'open_id', 7])],
   ])('refuse a status cursor %s', (_, c) => {
     expect(decodeStatusCursor(c, 'pending')).toBeNull();
+  });
+
+  it('round-trip a sources position, and refuse a source the contract does not allow or a cursor of another list', () => {
+    for (const source of ['a', 'approval', 'x.y-z_0', 'a'.repeat(64)]) expect(decodeSourcesCursor(encodeSourcesCursor(source))).toBe(source);
+    for (const bad of [b64(['src', 'Bad!']), b64(['src', 'a'.repeat(65)]), b64(['src', 7]), b64(['src']), encodeHistoryCursor({ at: '2026-11-24T08:00:00.123456Z', id: '1' })]) {
+      expect(decodeSourcesCursor(bad)).toBeNull();
+    }
+    expect(decodeHistoryCursor(encodeSourcesCursor('approval'))).toBeNull();
   });
 
   it('never throws on arbitrary input', () => {

@@ -1,3 +1,4 @@
+import { SOURCE_PATTERN } from '@badges/contracts';
 import { BADGE_STATUSES, BadgeStatus, HistoryPosition, UserKey } from '@badges/store';
 import { AUDIT } from './audit.constants';
 
@@ -53,4 +54,16 @@ export function decodeStatusCursor(cursor: unknown, status: BadgeStatus): UserKe
   if (!BADGE_STATUSES.includes(status) || !isId(tenantKey) || !isId(userId) || !isId(userIdType)) return null;
   if (!(AUDIT.userIdTypes as readonly string[]).includes(userIdType)) return null;
   return { tenantKey, userIdType, userId };
+}
+
+/** The last source of the previous page of a user's sources. */
+export function encodeSourcesCursor(lastSource: string): string {
+  return encode(['src', lastSource]);
+}
+
+export function decodeSourcesCursor(cursor: unknown): string | null {
+  const parts = decode(cursor);
+  if (!parts || parts.length !== 2 || parts[0] !== 'src') return null;
+  const source = parts[1];
+  return typeof source === 'string' && SOURCE_PATTERN.test(source) ? source : null;
 }

@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateBy, ValidationOptions } from 'class-validator';
-import { decodeHistoryCursor, decodeStatusCursor } from './audit-cursor';
+import { decodeHistoryCursor, decodeSourcesCursor, decodeStatusCursor } from './audit-cursor';
 import { AUDIT, type UserIdType } from './audit.constants';
 
 const INVALID_CURSOR = 'invalid cursor';
@@ -23,6 +23,13 @@ function PageLimit(): PropertyDecorator {
 function IsHistoryCursor(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     { name: 'isHistoryCursor', validator: { validate: (v) => decodeHistoryCursor(v) !== null, defaultMessage: () => INVALID_CURSOR } },
+    options,
+  );
+}
+
+function IsSourcesCursor(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    { name: 'isSourcesCursor', validator: { validate: (v) => decodeSourcesCursor(v) !== null, defaultMessage: () => INVALID_CURSOR } },
     options,
   );
 }
@@ -69,6 +76,17 @@ export class HistoryQuery extends IdentityQuery {
   @IsOptional()
   @IsString()
   @IsHistoryCursor()
+  cursor?: string;
+}
+
+export class SourcesQuery extends IdentityQuery {
+  @PageLimit()
+  limit: number = AUDIT.defaultPageSize;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page (or sourcesNextCursor of the badge)' })
+  @IsOptional()
+  @IsString()
+  @IsSourcesCursor()
   cursor?: string;
 }
 

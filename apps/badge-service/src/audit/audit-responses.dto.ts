@@ -54,8 +54,16 @@ export class BadgeView {
   @ApiProperty({ description: 'Last version sent to Feishu (a decimal string; 0 if never)' }) lastVersion!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastPushedAt!: string | null;
   @ApiProperty({ format: 'date-time' }) desiredChangedAt!: string;
-  @ApiProperty({ type: [SourceView] }) sources!: SourceView[];
+  @ApiProperty({ type: [SourceView], description: `The first ${AUDIT.badgeSources} sources, in source order` }) sources!: SourceView[];
+  @ApiProperty({ type: String, nullable: true, description: 'More sources: pass as cursor to GET /v1/badges/{userId}/sources; null when all are shown' })
+  sourcesNextCursor!: string | null;
   @ApiProperty({ type: LastErrorView, nullable: true }) lastError!: LastErrorView | null;
+}
+
+export class SourcesPageView {
+  @ApiProperty({ type: [SourceView], description: 'In source order' }) items!: SourceView[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as cursor for the next page; null on the last page' })
+  nextCursor!: string | null;
 }
 
 export class HistoryItemView {

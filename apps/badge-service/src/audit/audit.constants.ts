@@ -5,6 +5,8 @@ export const AUDIT = {
   maxCursorLength: 1024,
   defaultPageSize: 50,
   maxPageSize: 200,
+  /** Sources inline in GET /v1/badges/{userId}; the rest through /sources (sourcesNextCursor). */
+  badgeSources: 100,
   userIdTypes: ['open_id', 'union_id', 'user_id'] as const,
   pushWindowSeconds: 3600,
   /** Daily partitions kept ready: from this many days back to this many ahead (UTC days). */

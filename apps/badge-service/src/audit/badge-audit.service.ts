@@ -1,7 +1,14 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { AuditRepository, AuditRow, BadgeStateRow, BadgeStatus, StatusListRow, UserKey } from '@badges/store';
-import { decodeHistoryCursor, decodeStatusCursor, encodeHistoryCursor, encodeStatusCursor } from './audit-cursor';
-import type { UserIdType } from './audit.constants';
+import { AuditRepository, AuditRow, BadgeSourceRow, BadgeStateRow, BadgeStatus, StatusListRow, UserKey } from '@badges/store';
+import {
+  decodeHistoryCursor,
+  decodeSourcesCursor,
+  decodeStatusCursor,
+  encodeHistoryCursor,
+  encodeSourcesCursor,
+  encodeStatusCursor,
+} from './audit-cursor';
+import { AUDIT, type UserIdType } from './audit.constants';
 import {
   BadgeListItemView,
   BadgeListPageView,
@@ -12,6 +19,8 @@ import {
   LastErrorView,
   ResyncAcceptedView,
   SideCountsView,
+  SourcesPageView,
+  SourceView,
 } from './audit-responses.dto';
 
 export interface AuditUserKey extends UserKey {
@@ -52,6 +61,23 @@ function historyItem(r: AuditRow): HistoryItemView {
   return item;
 }
 
+function sourceItem(x: BadgeSourceRow): SourceView {
+  return {
+    source: x.source,
+    counts: { pc: { web_app: x.pc_web_app, gadget: x.pc_gadget }, mobile: { web_app: x.mobile_web_app, gadget: x.mobile_gadget } },
+    sequence: Number(x.sequence),
+    eventId: x.event_id,
+    occurredAt: x.occurred_at.toISOString(),
+    updatedAt: x.updated_at.toISOString(),
+  };
+}
+
+/** One more row than the page was read: whether there is a next page, and the page itself. */
+function sourcesPage(rows: BadgeSourceRow[], limit: number): { items: SourceView[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { items: page.map(sourceItem), nextCursor: rows.length > limit ? encodeSourcesCursor(page[page.length - 1].source) : null };
+}
+
 function listItem(r: StatusListRow): BadgeListItemView {
   return {
     userId: r.user_id,
@@ -71,9 +97,10 @@ export class BadgeAuditService {
   constructor(private readonly repository: AuditRepository) {}
 
   async badge(key: AuditUserKey): Promise<BadgeView> {
-    const found = await this.repository.badge(key);
+    const found = await this.repository.badge(key, AUDIT.badgeSources + 1);
     if (!found) throw unknownUser();
-    const { state: s, sources } = found;
+    const { state: s } = found;
+    const sources = sourcesPage(found.sources, AUDIT.badgeSources);
     const desired: CountsView = {
       pc: { web_app: s.desired_pc_web_app, gadget: s.desired_pc_gadget },
       mobile: { web_app: s.desired_mobile_web_app, gadget: s.desired_mobile_gadget },
@@ -98,14 +125,8 @@ export class BadgeAuditService {
       lastVersion: s.last_version,
       lastPushedAt: iso(s.last_pushed_at),
       desiredChangedAt: s.desired_changed_at.toISOString(),
-      sources: sources.map((x) => ({
-        source: x.source,
-        counts: { pc: { web_app: x.pc_web_app, gadget: x.pc_gadget }, mobile: { web_app: x.mobile_web_app, gadget: x.mobile_gadget } },
-        sequence: Number(x.sequence),
-        eventId: x.event_id,
-        occurredAt: x.occurred_at.toISOString(),
-        updatedAt: x.updated_at.toISOString(),
-      })),
+      sources: sources.items,
+      sourcesNextCursor: sources.nextCursor,
       lastError: lastError(s),
     };
   }
@@ -117,6 +138,13 @@ export class BadgeAuditService {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { items: page.map(historyItem), nextCursor: rows.length > limit ? encodeHistoryCursor({ at: last.at, id: last.id }) : null };
+  }
+
+  async sources(key: AuditUserKey, limit: number, cursor?: string): Promise<SourcesPageView> {
+    const after = cursor === undefined ? undefined : (decodeSourcesCursor(cursor) ?? invalidCursor());
+    const rows = await this.repository.sources(key, limit + 1, after);
+    if (rows.length === 0 && !(await this.repository.userExists(key))) throw unknownUser();
+    return sourcesPage(rows, limit);
   }
 
   async listByStatus(status: BadgeStatus, limit: number, cursor?: string): Promise<BadgeListPageView> {

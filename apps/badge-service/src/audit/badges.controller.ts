@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AuditApi } from './audit-api.decorator';
-import { HistoryQuery, IdentityQuery, ListByStatusQuery, UserParams } from './audit-requests.dto';
-import { ApiErrorView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView } from './audit-responses.dto';
+import { HistoryQuery, IdentityQuery, ListByStatusQuery, SourcesQuery, UserParams } from './audit-requests.dto';
+import { ApiErrorView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView, SourcesPageView } from './audit-responses.dto';
 import { BadgeAuditService } from './badge-audit.service';
 
 @AuditApi()
@@ -23,6 +23,14 @@ export class BadgesController {
   @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
   badge(@Param() p: UserParams, @Query() q: IdentityQuery): Promise<BadgeView> {
     return this.audit.badge({ ...q, userId: p.userId });
+  }
+
+  @Get(':userId/sources')
+  @ApiOperation({ summary: "A user's sources in source order, cursor-paginated" })
+  @ApiOkResponse({ type: SourcesPageView })
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
+  sources(@Param() p: UserParams, @Query() q: SourcesQuery): Promise<SourcesPageView> {
+    return this.audit.sources({ tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
   }
 
   @Get(':userId/history')

@@ -20,7 +20,11 @@ export const databaseProviders = [
       return ds;
     },
   },
-  { provide: IngestRepository, inject: [DataSource], useFactory: (ds: DataSource) => new IngestRepository(ds) },
+  {
+    provide: IngestRepository,
+    inject: [DataSource, APP_CONFIG],
+    useFactory: (ds: DataSource, config: AppConfig) => new IngestRepository(ds, { maxSourcesPerUser: config.ingest.maxSourcesPerUser }),
+  },
 ];
 
 @Global()

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
+import { storableText } from '@badges/contracts';
 import { Producer } from 'kafkajs';
 import { DeadLetter, DLQ_HEADERS } from './ingest.types';
 
@@ -28,9 +29,9 @@ export class DeadLetterPublisher {
       value: message.value,
       headers: {
         ...message.headers,
-        [DLQ_HEADERS.reason]: reason,
-        [DLQ_HEADERS.field]: field,
-        [DLQ_HEADERS.rule]: rule,
+        [DLQ_HEADERS.reason]: storableText(reason),
+        [DLQ_HEADERS.field]: storableText(field),
+        [DLQ_HEADERS.rule]: storableText(rule),
         [DLQ_HEADERS.sourceTopic]: message.topic,
         [DLQ_HEADERS.sourcePartition]: String(message.partition),
         [DLQ_HEADERS.sourceOffset]: message.offset,

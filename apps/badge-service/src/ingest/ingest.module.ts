@@ -2,6 +2,10 @@ import { Module } from '@nestjs/common';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { IngestConsumer } from './ingest.consumer';
 import { IngestService } from './ingest.service';
+import { ZeroSourceRetentionService } from './zero-source-retention.service';
 
-@Module({ providers: [IngestService, IngestConsumer, DeadLetterPublisher], exports: [IngestConsumer] })
+@Module({
+  providers: [IngestService, IngestConsumer, DeadLetterPublisher, ZeroSourceRetentionService],
+  exports: [IngestConsumer],
+})
 export class IngestModule {}

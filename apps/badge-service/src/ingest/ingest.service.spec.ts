@@ -1,3 +1,4 @@
+import { AppConfig } from '@badges/config';
 import { BadgeEvent } from '@badges/contracts';
 import { IngestRepository, RejectedEvent } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -29,7 +30,7 @@ class RefusingRepository {
   async applyBatch(newest: BadgeEvent[], superseded: BadgeEvent[], _rejected: RejectedEvent[] = []) {
     if ([...newest, ...superseded].some((e) => e.userId === 'poison')) throw Object.assign(new Error('invalid input'), { code: '22021' });
     this.applied.push(...newest.map((e) => e.userId));
-    return { accepted: newest.length, stale: superseded.length, usersChanged: newest.length };
+    return { accepted: newest.length, stale: superseded.length, usersChanged: newest.length, refused: [] };
   }
 }
 class RecordingPublisher {
@@ -40,9 +41,10 @@ class RecordingPublisher {
 }
 
 describe('IngestService', () => {
-  const setup = (repo: object) => {
+  const setup = (repo: object, appType: 'custom' | 'store' = 'custom') => {
     const publisher = new RecordingPublisher();
-    const sut = new IngestService(repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
+    const config = { feishu: { appType }, ingest: { maxSourcesPerUser: 64 } } as AppConfig;
+    const sut = new IngestService(config, repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
     return { sut, publisher };
   };
 
@@ -61,6 +63,39 @@ describe('IngestService', () => {
     const { sut, publisher } = setup(repo);
     await expect(sut.apply([msg(0, ev('a'))])).rejects.toThrow('terminating connection');
     expect(publisher.letters).toEqual([]);
+  });
+
+  it('a chunk of only refused messages whose audit rows the database refuses moves on: dead-lettered once, audit rows dropped', async () => {
+    let calls = 0;
+    const repo = {
+      applyBatch: async (_n: BadgeEvent[], _s: BadgeEvent[], rejected: RejectedEvent[] = []) => {
+        calls++;
+        if (rejected.length > 0) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+        return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
+      },
+    };
+    const { sut, publisher } = setup(repo);
+    const r = await sut.apply([msg(0, { ...ev('a'), sequence: 'x' }), msg(1, { ...ev('b'), counts: { pc: { web: 1 } } })]);
+    expect(publisher.letters.map((l) => l.message.offset)).toEqual(['0', '1']);
+    expect(r).toMatchObject({ accepted: 0, deadLettered: 2 });
+    expect(calls).toBe(1);
+  });
+
+  it('dead-letters the newest event of each new source the repository refused for the cap, after the database work', async () => {
+    const repo = {
+      applyBatch: async (newest: BadgeEvent[], superseded: BadgeEvent[]) => ({
+        accepted: 1,
+        stale: superseded.length,
+        usersChanged: 1,
+        refused: newest.filter((e) => e.source === 'new').map(({ tenantKey, userIdType, userId, source }) => ({ tenantKey, userIdType, userId, source })),
+      }),
+    };
+    const { sut, publisher } = setup(repo);
+    const r = await sut.apply([msg(0, { ...ev('a'), source: 'new' }), msg(1, { ...ev('a'), source: 'new', sequence: 2 }), msg(2, ev('a'))]);
+    expect(publisher.letters.map((l) => [l.message.offset, l.field, l.reason])).toEqual([
+      ['1', 'source', 'source: user already has 64 sources (INGEST_MAX_SOURCES_PER_USER)'],
+    ]);
+    expect(r).toMatchObject({ accepted: 1, stale: 1, deadLettered: 1 });
   });
 
   it('publishes contract rejections once, before the database work', async () => {

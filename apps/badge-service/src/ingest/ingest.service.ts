@@ -1,12 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { BadgeEvent, decodeEvent, describeRejection, newestPerSource } from '@badges/contracts';
-import { IngestOutcome, IngestRepository, RejectedEvent } from '@badges/store';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BadgeEvent, DecodeOptions, decodeEvent, describeRejection, newestPerSource, sourceKey } from '@badges/contracts';
+import { IngestOutcome, IngestRepository, RefusedSource, RejectedEvent, sourceCapRule } from '@badges/store';
 import { Clock } from '../common/clock';
 import { Metrics } from '../metrics/metrics.service';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { DeadLetter, InboundMessage } from './ingest.types';
 
-export interface ChunkResult extends IngestOutcome {
+export interface ChunkResult extends Omit<IngestOutcome, 'refused'> {
   deadLettered: number;
 }
 
@@ -14,24 +15,32 @@ export interface ChunkResult extends IngestOutcome {
 @Injectable()
 export class IngestService {
   private readonly log = new Logger(IngestService.name);
+  private readonly decodeOptions: DecodeOptions;
+  private readonly sourceCapRule: string;
 
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: IngestRepository,
     private readonly deadLetters: DeadLetterPublisher,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.decodeOptions = { appType: config.feishu.appType };
+    this.sourceCapRule = sourceCapRule(config.ingest.maxSourcesPerUser);
+  }
 
   /**
    * Dead letters are published before the database commit and offsets are committed after it, so a crash
-   * anywhere replays the chunk: the database side is idempotent (stale), the DLQ side at-least-once.
+   * anywhere replays the chunk: the database side is idempotent (stale), the DLQ side at-least-once. New sources
+   * the database refuses (their user is at the cap) are known only at its commit, so they are published after it,
+   * still before the offsets: a replay refuses them again (or accepts them, should the user have room by then).
    */
   async apply(messages: readonly InboundMessage[]): Promise<ChunkResult> {
     const decoded: Decoded[] = [];
     const letters: DeadLetter[] = [];
     const rejected: RejectedEvent[] = [];
     for (const m of messages) {
-      const r = decodeEvent(m.value);
+      const r = decodeEvent(m.value, this.decodeOptions);
       if (r.ok) decoded.push({ event: r.event, message: m });
       else {
         const reason = describeRejection(r.rejection);
@@ -57,15 +66,18 @@ export class IngestService {
    */
   private async store(items: readonly Decoded[], rejected: readonly RejectedEvent[]): Promise<ChunkResult> {
     const { newest, superseded } = newestPerSource(items.map((i) => i.event));
+    let outcome: IngestOutcome;
     try {
-      return { ...(await this.repository.applyBatch(newest, superseded, rejected)), deadLettered: 0 };
+      outcome = await this.repository.applyBatch(newest, superseded, rejected);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (typeof code !== 'string' || !REFUSED_DATA.test(code) || items.length === 0) throw e;
+      if (typeof code !== 'string' || !REFUSED_DATA.test(code)) throw e;
+      // Only audit rows were written, and the database refuses them: retrying would refuse them forever.
+      if (items.length === 0) return this.dropRejected(rejected, e);
       if (items.length === 1 && rejected.length === 0) {
         const rule = `refused by the database (SQLSTATE ${code})`;
         await this.deadLetter([{ message: items[0].message, field: '$', rule, reason: `$: ${rule}` }]);
-        return { accepted: 0, stale: 0, usersChanged: 0, deadLettered: 1 };
+        return { ...ZERO, deadLettered: 1 };
       }
       const mid = Math.ceil(items.length / 2);
       // The refused-message audit rows go alone first: they may be what the database refused.
@@ -79,14 +91,36 @@ export class IngestService {
         deadLettered: a.deadLettered + b.deadLettered,
       };
     }
+    const letters = this.refusedSources(items, outcome.refused);
+    await this.deadLetter(letters);
+    return { accepted: outcome.accepted, stale: outcome.stale, usersChanged: outcome.usersChanged, deadLettered: letters.length };
+  }
+
+  /** The message of each refused source's newest event (its older events in the chunk are recorded as superseded). */
+  private refusedSources(items: readonly Decoded[], refused: readonly RefusedSource[]): DeadLetter[] {
+    if (refused.length === 0) return [];
+    const keys = new Set(refused.map((r) => sourceKey(r)));
+    const { newest } = newestPerSource(items.map((i) => i.event));
+    const messageOf = new Map(items.map((i) => [i.event, i.message]));
+    const rule = this.sourceCapRule;
+    const reason = describeRejection({ field: 'source', rule });
+    return newest.filter((e) => keys.has(sourceKey(e))).map((e) => ({ message: messageOf.get(e)!, field: 'source', rule, reason }));
   }
 
   private async storeRejected(rejected: readonly RejectedEvent[]): Promise<ChunkResult> {
     try {
       await this.repository.applyBatch([], [], rejected);
     } catch (e) {
-      this.log.warn({ err: e }, 'could not record refused events in the audit trail');
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string' || !REFUSED_DATA.test(code)) throw e;
+      return this.dropRejected(rejected, e);
     }
+    return ZERO;
+  }
+
+  /** The messages themselves are in the DLQ already; only their audit rows are lost, and said so. */
+  private dropRejected(rejected: readonly RejectedEvent[], e: unknown): ChunkResult {
+    this.log.warn({ err: e, dropped: rejected.length }, 'database refused the audit rows of dead-lettered events; dropped them');
     return ZERO;
   }
 
