@@ -312,6 +312,8 @@ export function startupFigures(xs: readonly Startup[]) {
   const push = xs.flatMap((x) => (x.firstPushMs === null ? [] : [x.firstPushMs]));
   return {
     restarts: xs.length,
+    /** Killed again before its first push: time to live and to first push unknown beyond endedAfterMs. */
+    cutShort: xs.filter((x) => x.endedBy === 'killed').map((x) => ({ liveMs: x.liveMs, killedAfterMs: x.endedAfterMs })),
     live: { measured: live.length, medianMs: median(live), maxMs: Math.max(...live) },
     firstPush: { measured: push.length, medianMs: median(push), maxMs: Math.max(...push) },
   };
@@ -360,11 +362,16 @@ function hash(s: string): number {
  * SIGKILL a random replica (perhaps one still starting after an earlier kill) and start it again at once, without
  * waiting for it: the convergence check (and any crash detection) covers it.
  */
-export const sigkill = (at: number): FaultStep => ({
+export const sigkill = (at: number): FaultStep => killStep(at, (ctx) => ctx.rng.pick(ctx.stack.replicas));
+
+/** Like sigkill, but the i-th kill takes the replicas in turn. */
+export const sigkillInTurn = (at: number, i: number): FaultStep => killStep(at, (ctx) => ctx.stack.replicas[i % ctx.stack.replicas.length]);
+
+const killStep = (at: number, pick: (ctx: FaultContext) => Replica): FaultStep => ({
   at,
   name: 'sigkill',
   async run(ctx) {
-    const victim = ctx.rng.pick(ctx.stack.replicas);
+    const victim = pick(ctx);
     await victim.kill('SIGKILL');
     ctx.count('sigkill');
     const t0 = Date.now();
