@@ -1,5 +1,6 @@
 import { Counts } from '@badges/contracts';
 import { groupLag, kafka, OutMessage, readTopic } from '../../support/kafka';
+import { httpReady } from '../../support/service';
 import { HOSTILE_ID_HEADER, hostileMessages } from './hostile';
 import { publish, Replica, restartKafka, restartPostgres, SEED, sleep, SOAK, Stack, until } from './stack';
 import { Rng, rng, Traffic, TrafficUser, userKey } from './traffic';
@@ -10,6 +11,23 @@ export interface FaultContext {
   /** When the stream started (ms since epoch). */
   t0: number;
   count(kind: string, n?: number): void;
+  /** Start-up measurements of restarted replicas, in the order of their restarts. */
+  startups: Promise<Startup>[];
+  /** Aborted once every badge converged: a start-up still awaiting its first push stops waiting. */
+  settled: AbortSignal;
+}
+
+/**
+ * One restart: from process start (just before the spawn) to its first answer on /health/live and to its first push
+ * (its own badge_pushes_total above 0, any outcome), polled every 50 ms. Null when the process died first
+ * (`endedBy: 'killed'`) or the scenario converged first.
+ */
+export interface Startup {
+  replica: string;
+  liveMs: number | null;
+  firstPushMs: number | null;
+  endedAfterMs: number;
+  endedBy: 'measured' | 'killed' | 'converged';
 }
 
 export interface FaultStep {
@@ -76,6 +94,7 @@ export interface ScenarioResult {
   crashes: string[];
   aliveAtEnd: number;
   replicas: number;
+  startups: Startup[];
 }
 
 type SideView = { web_app: number; gadget: number } | null;
@@ -86,6 +105,7 @@ const show = (x: unknown) => JSON.stringify(x);
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const started = Date.now();
   const seed = (SEED ^ hash(spec.name)) >>> 0;
+  const settled = new AbortController();
   const stack = await Stack.start({
     name: spec.name,
     replicas: spec.replicas,
@@ -102,7 +122,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     traffic.mix(hostile);
 
     const faults: Record<string, number> = {};
-    const ctx: FaultContext = { stack, rng: r, t0: Date.now(), count: (k, n = 1) => void (faults[k] = (faults[k] ?? 0) + n) };
+    const ctx: FaultContext = { stack, rng: r, t0: Date.now(), count: (k, n = 1) => void (faults[k] = (faults[k] ?? 0) + n), startups: [], settled: settled.signal };
     let lastFaultAt: number | null = null;
     const steps = spec.schedule(ctx);
     const runLane = async (lane: FaultStep[]) => {
@@ -124,6 +144,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
 
     await until('every badge converged', () => converged(stack, traffic), spec.convergeTimeoutMs, 500, () => stack.crashes.length === 0);
     const convergedAt = Date.now();
+    settled.abort();
+    const startups = await Promise.all(ctx.startups);
 
     const result = await verify(stack, traffic);
     const stats = await stack.emulatorGet('/_emulator/stats');
@@ -155,6 +177,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       crashes: [...stack.crashes],
       aliveAtEnd: stack.replicas.filter((x) => x.alive()).length,
       replicas: stack.replicas.length,
+      startups,
     };
     res.totalMs = Date.now() - started;
     report(res);
@@ -162,6 +185,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   } catch (e) {
     throw new Error(`${spec.name} (seed ${SEED}): ${(e as Error).message}\ncrashes: ${stack.crashes.join('\n') || 'none'}\n${stack.logTails(25)}`);
   } finally {
+    settled.abort();
     await stack.stop();
   }
 }
@@ -270,9 +294,37 @@ function report(r: ScenarioResult): void {
     `checks: badges ${t(r.badges)}, audit ${t(r.audit)}, sources ${t(r.sources_)}, 213004=${r.code213004}, conflicts=${r.conflicts} (<= ${2 * r.ambiguousInjected}), ` +
     `peak/user=${r.peakConcurrentPerUser}, max/s=${r.maxAcceptedPerWindow}` +
     (r.dlq ? `, dlq ${r.dlq.total} (${r.dlq.matched}/${r.dlq.hostileSent} hostile, ${r.dlq.withReason} with x-dlq-reason, ${r.dlq.foreign} foreign)` : '') +
-    `, crashes=${r.crashes.length}, alive ${r.aliveAtEnd}/${r.replicas}\n`;
+    `, crashes=${r.crashes.length}, alive ${r.aliveAtEnd}/${r.replicas}` +
+    (r.startups.length > 0 ? `; restarts: ${startupSummary(r.startups)}` : '') +
+    `\n`;
   process.stdout.write(line);
   if (SOAK) process.stdout.write(`[reliability soak json] ${JSON.stringify(r)}\n`);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Median and max of the restarts' time to /health/live and to the first push, over those measured. */
+export function startupFigures(xs: readonly Startup[]) {
+  const live = xs.flatMap((x) => (x.liveMs === null ? [] : [x.liveMs]));
+  const push = xs.flatMap((x) => (x.firstPushMs === null ? [] : [x.firstPushMs]));
+  return {
+    restarts: xs.length,
+    /** Killed again before its first push: time to live and to first push unknown beyond endedAfterMs. */
+    cutShort: xs.filter((x) => x.endedBy === 'killed').map((x) => ({ liveMs: x.liveMs, killedAfterMs: x.endedAfterMs })),
+    live: { measured: live.length, medianMs: median(live), maxMs: Math.max(...live) },
+    firstPush: { measured: push.length, medianMs: median(push), maxMs: Math.max(...push) },
+  };
+}
+
+function startupSummary(xs: readonly Startup[]): string {
+  const f = startupFigures(xs);
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+  return `${f.restarts}, to live median ${s(f.live.medianMs)} max ${s(f.live.maxMs)} (${f.live.measured}/${f.restarts}), ` +
+    `to first push median ${s(f.firstPush.medianMs)} max ${s(f.firstPush.maxMs)} (${f.firstPush.measured}/${f.restarts}); ` +
+    `each [live, push, ended]: ${xs.map((x) => `[${x.liveMs ?? '-'}, ${x.firstPushMs ?? '-'}, ${x.endedBy}@${x.endedAfterMs}]`).join(' ')}`;
 }
 
 /** The assertions every scenario makes. */
@@ -310,16 +362,51 @@ function hash(s: string): number {
  * SIGKILL a random replica (perhaps one still starting after an earlier kill) and start it again at once, without
  * waiting for it: the convergence check (and any crash detection) covers it.
  */
-export const sigkill = (at: number): FaultStep => ({
+export const sigkill = (at: number): FaultStep => killStep(at, (ctx) => ctx.rng.pick(ctx.stack.replicas));
+
+/** Like sigkill, but the i-th kill takes the replicas in turn. */
+export const sigkillInTurn = (at: number, i: number): FaultStep => killStep(at, (ctx) => ctx.stack.replicas[i % ctx.stack.replicas.length]);
+
+const killStep = (at: number, pick: (ctx: FaultContext) => Replica): FaultStep => ({
   at,
   name: 'sigkill',
   async run(ctx) {
-    const victim = ctx.rng.pick(ctx.stack.replicas);
+    const victim = pick(ctx);
     await victim.kill('SIGKILL');
     ctx.count('sigkill');
+    const t0 = Date.now();
     await victim.start();
+    ctx.startups.push(watchStartup(victim, t0, ctx.settled));
   },
 });
+
+async function watchStartup(rep: Replica, t0: number, settled: AbortSignal): Promise<Startup> {
+  const proc = rep.proc!;
+  const url = rep.url;
+  const alive = () => proc.child.exitCode === null && proc.child.signalCode === null;
+  const r: Startup = { replica: rep.name, liveMs: null, firstPushMs: null, endedAfterMs: 0, endedBy: 'measured' };
+  while (r.firstPushMs === null && alive() && !settled.aborted) {
+    if (r.liveMs === null) {
+      if (await httpReady(`${url}/health/live`)) r.liveMs = Date.now() - t0;
+    } else if ((await pushesAt(url)) > 0) {
+      r.firstPushMs = Date.now() - t0;
+    }
+    if (r.firstPushMs === null) await sleep(50);
+  }
+  r.endedAfterMs = Date.now() - t0;
+  if (r.firstPushMs === null) r.endedBy = alive() ? 'converged' : 'killed';
+  return r;
+}
+
+/** The process's own count of app_badge/set calls answered, from its /metrics. */
+async function pushesAt(url: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return text.split('\n').filter((l) => l.startsWith('badge_pushes_total')).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  } catch {
+    return 0;
+  }
+}
 
 /** Infrastructure goes away only once every replica is up: none is ever started while the broker or Postgres is. */
 const everyReplicaLive = (ctx: FaultContext) => Promise.all(ctx.stack.replicas.map((x) => x.waitLive()));

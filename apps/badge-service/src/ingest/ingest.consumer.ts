@@ -14,11 +14,22 @@ const LAG_INTERVAL_MS = 10_000;
 const RESTART_DELAY_MS = 2_000;
 const DB_RETRY_BASE_MS = 200;
 const DB_RETRY_CAP_MS = 5_000;
+const START_RETRY_BASE_MS = 500;
+const START_RETRY_CAP_MS = 15_000;
+/** How long shutdown waits for a member that has not joined yet (a pending join, a connect being retried). */
+const SHUTDOWN_ABANDON_MS = 3_000;
 /** Heartbeat answers that mean the group is rebalancing and waits for this member to rejoin. */
 const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
 const mustRejoin = (e: unknown) => REJOIN.has((e as { type?: string } | null)?.type ?? '');
 
+/**
+ * Where the member stands in its group. A restarted member's join waits for the dead member's session to expire
+ * (KAFKA_SESSION_TIMEOUT_MS), so "joining" may last that long; only "joined" is ready.
+ */
+export type ConsumerPhase = 'connecting' | 'joining' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
+
 export interface ConsumerStatus {
+  phase: ConsumerPhase;
   running: boolean;
   assignedPartitions: number[];
   lag: Record<string, number>;
@@ -40,7 +51,11 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
   private commits = 0;
   private lagTimer?: NodeJS.Timeout;
   private restartTimer?: NodeJS.Timeout;
-  private readonly state: ConsumerStatus = { running: false, assignedPartitions: [], lag: {}, lagMeasuredAt: null };
+  private starting: Promise<void> = Promise.resolve();
+  private readonly stopSignal = new AbortController();
+  private phaseSince = 0;
+  private lastStartError?: string;
+  private readonly state: ConsumerStatus = { phase: 'connecting', running: false, assignedPartitions: [], lag: {}, lagMeasuredAt: null };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -50,9 +65,16 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     private readonly clock: Clock,
     readiness: ReadinessRegistry,
   ) {
+    this.phaseSince = clock.now();
     readiness.register('ingest', () => ({
-      ok: this.state.running,
-      detail: { running: this.state.running, assignedPartitions: this.state.assignedPartitions },
+      ok: this.state.phase === 'joined',
+      detail: {
+        phase: this.state.phase,
+        phaseForMs: this.clock.now() - this.phaseSince,
+        running: this.state.running,
+        assignedPartitions: this.state.assignedPartitions,
+        ...(this.lastStartError && this.state.phase === 'connecting' ? { lastError: this.lastStartError } : {}),
+      },
     }));
   }
 
@@ -60,33 +82,95 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     return { ...this.state, assignedPartitions: [...this.state.assignedPartitions], lag: { ...this.state.lag } };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Starts ingest in the background: HTTP and the other roles must not wait for Kafka, which may be unreachable or
+   * hold the join for a whole session timeout. Readiness reports the phase meanwhile.
+   */
+  onApplicationBootstrap(): void {
     this.kafka = createKafka(this.config, 'ingest');
-    await ensureTopics(this.kafka, this.config);
-    this.producer = this.kafka.producer({
-      allowAutoTopicCreation: false,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await this.producer.connect();
-    this.deadLetters.attach(this.producer);
-    this.admin = this.kafka.admin();
-    await this.admin.connect();
-    await this.startConsumer();
-    this.lagTimer = setInterval(() => void this.measureLag(), LAG_INTERVAL_MS);
-    this.lagTimer.unref();
+    this.starting = this.startWithRetry().catch((e) => this.log.error({ err: e }, 'ingest start-up failed'));
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     clearInterval(this.lagTimer);
     clearTimeout(this.restartTimer);
-    // disconnect() waits for the batch in hand to finish and commit.
-    await this.consumer?.disconnect().catch((e) => this.log.warn({ err: e }, 'consumer disconnect failed'));
+    // disconnect() waits for the batch in hand to finish and commit. It also waits for a pending JoinGroup, which the
+    // broker holds until the dead member's session expires, and a start-up may be inside kafkajs's connect retries:
+    // a member that has not joined has nothing in hand, so do not wait those out.
+    const joinedOnce = this.state.phase === 'joined' || this.state.phase === 'rebalancing';
+    const stopped = Promise.all([
+      this.consumer?.disconnect().catch((e) => this.log.warn({ err: e }, 'consumer disconnect failed')),
+      this.starting,
+    ]);
+    if (joinedOnce) await stopped;
+    else await Promise.race([stopped, this.clock.sleep(SHUTDOWN_ABANDON_MS)]);
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
     this.state.running = false;
+    this.setPhase('stopped');
+  }
+
+  private async startWithRetry(): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await this.connectClients();
+        if (this.stopping) return;
+        this.lagTimer ??= setInterval(() => void this.measureLag(), LAG_INTERVAL_MS);
+        this.lagTimer.unref();
+        await this.startConsumer();
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        await this.consumer?.disconnect().catch(() => undefined);
+        this.consumer = undefined;
+        const retryInMs = backoffMs(attempt, START_RETRY_BASE_MS, START_RETRY_CAP_MS, () => this.clock.random());
+        this.lastStartError = e instanceof Error ? e.message : String(e);
+        this.setPhase('connecting');
+        this.log.error({ err: e, attempt, retryInMs }, 'ingest could not start; retrying');
+        await this.clock.sleep(retryInMs, this.stopSignal.signal);
+      }
+    }
+  }
+
+  /** Topics, the dead-letter producer and the admin client; each step done once, kept across retries. */
+  private async connectClients(): Promise<void> {
+    if (!this.producer) {
+      await ensureTopics(this.kafka, this.config);
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      try {
+        await producer.connect();
+        if (this.stopping) throw new Error('shutting down');
+      } catch (e) {
+        await producer.disconnect().catch(() => undefined);
+        throw e;
+      }
+      this.producer = producer;
+      this.deadLetters.attach(producer);
+    }
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+        if (this.stopping) throw new Error('shutting down');
+      } catch (e) {
+        await admin.disconnect().catch(() => undefined);
+        throw e;
+      }
+      this.admin = admin;
+    }
+  }
+
+  private setPhase(phase: ConsumerPhase): void {
+    if (this.state.phase === phase) return;
+    this.state.phase = phase;
+    this.phaseSince = this.clock.now();
   }
 
   private async startConsumer(): Promise<void> {
@@ -97,31 +181,44 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      // kafkajs's own consumer default (5 retries), plus: no restart of its own once we are shutting down, or a
+      // join cut short by disconnect() would start the consumer again after shutdown.
+      retry: { retries: 5, restartOnFailure: async () => !this.stopping },
     });
     this.consumer = consumer;
+    this.setPhase('connecting');
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.state.assignedPartitions = e.payload.memberAssignment[this.config.kafka.topic] ?? [];
+      this.state.running = true;
+      this.setPhase('joined');
       this.log.log({ partitions: this.state.assignedPartitions }, 'joined consumer group');
     });
+    consumer.on(consumer.events.REBALANCING, () => this.setPhase('rebalancing'));
     consumer.on(consumer.events.STOP, () => {
       this.state.running = false;
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.state.running = false;
       this.state.assignedPartitions = [];
+      this.setPhase('crashed');
+      if (this.stopping) {
+        this.log.debug({ err: e.payload.error }, 'consumer stopped while starting');
+        return;
+      }
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       // kafkajs restarts by itself when it says so; otherwise (e.g. coordinator not found) we do.
       if (!e.payload.restart && !this.stopping) this.scheduleRestart(consumer);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.config.kafka.topic], fromBeginning: true });
+    this.setPhase('joining');
+    // Resolves once the join is done (or has crashed, which the CRASH handler deals with).
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.min(3, this.config.kafka.partitions),
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.state.running = true;
   }
 
   private scheduleRestart(old: Consumer): void {
@@ -138,6 +235,8 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // A join abandoned at shutdown may still complete inside kafkajs afterwards: that member must not consume.
+    if (this.stopping) return;
     const max = this.config.ingest.maxBatch;
     for (let from = 0; from < batch.messages.length; from += max) {
       if (!isRunning() || isStale()) return;
