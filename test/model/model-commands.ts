@@ -45,11 +45,14 @@ const alive = (r: number) => (w: ModelWorld) => w.replicas[r].alive;
 const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
   user,
   source: fc.constantFrom<'a' | 'b'>('a', 'b'),
-  sequence: fc.integer({ min: 1, max: 6 }),
-  pcWeb: fc.integer({ min: 0, max: 2 }),
-  mobileWeb: fc.integer({ min: 0, max: 2 }),
+  order: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<EventSpec['order']>('next') },
+    { weight: 1, arbitrary: fc.constantFrom<EventSpec['order']>('duplicate', 'older') },
+  ),
+  pcWeb: fc.integer({ min: 0, max: 1 }),
+  mobileWeb: fc.integer({ min: 0, max: 1 }),
 });
-const showEvent = (e: EventSpec) => `${USERS[e.user]}/${e.source}#${e.sequence} pc=${e.pcWeb} mobile=${e.mobileWeb}`;
+const showEvent = (e: EventSpec) => `${USERS[e.user]}/${e.source} ${e.order} pc=${e.pcWeb} mobile=${e.mobileWeb}`;
 
 const injected = FAULTS.filter((f) => f !== 'natural' && !omitted.has(f));
 const fault: fc.Arbitrary<Fault> = fc.oneof(
@@ -82,6 +85,9 @@ const answer = fc
 const complete = replica.map((r) =>
   step(`complete(r${r})`, (w) => w.replicas[r].alive && w.replicas[r].hasDecidedBatch(), (w) => w.replicas[r].complete()),
 );
+const work = fc
+  .tuple(replica, fault)
+  .map(([r, f]) => step(`works(r${r}: claim, send all, feishu answers ${f}, complete)`, alive(r), (w) => w.replicas[r].work(f).then((n) => n.join(', '))));
 const die = fc
   .tuple(replica, fc.boolean())
   .map(([r, applied]) =>
@@ -116,6 +122,7 @@ export const commandArbitraries: fc.Arbitrary<fc.AsyncCommand<ModelWorld, ModelW
     ...kept('send', send, 6),
     ...kept('answer', answer, 6),
     ...kept('complete', complete, 5),
+    ...kept('work', work, 6),
     ...kept('die', die, 1),
     ...kept('restart', restart, 1),
     ...kept('stop', stop, 1),

@@ -18,7 +18,8 @@ export class Violation extends Error {}
 export interface EventSpec {
   user: number;
   source: 'a' | 'b';
-  sequence: number;
+  /** Relative to the source's highest sequence so far: the next one, the same again, or an older one. */
+  order: 'next' | 'duplicate' | 'older';
   pcWeb: number;
   mobileWeb: number;
 }
@@ -57,6 +58,7 @@ export class ModelWorld implements VirtualTime {
   readonly feishu = new FeishuModel();
   readonly replicas: Replica[];
   readonly trace: string[] = [];
+  private readonly lastSequence = new Map<string, number>();
   private readonly reconcile: ReconcileRepository;
   private readonly ingest: IngestRepository;
   private readonly audit: AuditRepository;
@@ -79,6 +81,7 @@ export class ModelWorld implements VirtualTime {
     await this.reconcile.ensureBudget('');
     this.elapsedMs = 0;
     this.trace.length = 0;
+    this.lastSequence.clear();
     this.feishu.reset(hints);
     for (const r of this.replicas) {
       r.restart(true);
@@ -98,10 +101,16 @@ export class ModelWorld implements VirtualTime {
   }
 
   async events(specs: readonly EventSpec[]): Promise<string> {
-    const evs: BadgeEvent[] = specs.map((e) => event(USERS[e.user], e.source, e.sequence, counts(e.pcWeb, 0, e.mobileWeb, 0)));
+    const evs: BadgeEvent[] = specs.map((e) => {
+      const key = `${USERS[e.user]}/${e.source}`;
+      const last = this.lastSequence.get(key) ?? 0;
+      const sequence = e.order === 'next' ? last + 1 : e.order === 'duplicate' ? Math.max(1, last) : Math.max(1, last - 1);
+      this.lastSequence.set(key, Math.max(last, sequence));
+      return event(USERS[e.user], e.source, sequence, counts(e.pcWeb, 0, e.mobileWeb, 0));
+    });
     const { newest, superseded } = newestPerSource(evs);
     const r = await this.ingest.applyBatch(newest, superseded);
-    return `accepted ${r.accepted}, stale ${r.stale}`;
+    return `sequences ${evs.map((e) => e.sequence).join(', ')}: accepted ${r.accepted}, stale ${r.stale}`;
   }
 
   /** Time passes: every stored time moves back by ms. Pushes in flight longer than the client timeout end. */
@@ -184,12 +193,8 @@ export class ModelWorld implements VirtualTime {
       }
       await this.timePasses(past, false);
       for (const r of this.replicas) {
-        const n = await r.claim();
-        const notes: string[] = [];
-        while (r.count('claimed') > 0) notes.push(await r.send(0));
-        notes.push(...(await r.answerAll('natural')));
-        await r.completeAll();
-        if (n > 0 && rounds <= 3) this.note(`round ${rounds}: ${r.owner} (clock ${r.offsetMs >= 0 ? '+' : ''}${r.offsetMs} ms) claimed ${n}: ${notes.join(', ')}`);
+        const notes = await r.work('natural');
+        if (notes.length > 1 && rounds <= 3) this.note(`round ${rounds}: ${r.owner} (clock ${r.offsetMs >= 0 ? '+' : ''}${r.offsetMs} ms): ${notes.join(', ')}`);
       }
       await this.checkStep();
     }

@@ -36,7 +36,10 @@ describe('reconcile model', () => {
   });
 
   it('keeps Feishu equal to the desired badge under every interleaving it tries', async () => {
+    let runs = 0;
+    const started = Date.now();
     const property = fc.asyncProperty(fc.boolean(), fc.commands(commandArbitraries, { maxCommands, size: 'max' }), async (hints, cmds) => {
+      runs++;
       await world.reset(hints);
       await fc.asyncModelRun(() => ({ model: world, real: world }), cmds);
       await world.quiesce();
@@ -49,5 +52,6 @@ describe('reconcile model', () => {
       interruptAfterTimeLimit: budgetMs,
       markInterruptAsFailure: false,
     });
+    console.log(`model: ${runs} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 });

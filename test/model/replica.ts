@@ -206,6 +206,15 @@ export class Replica {
     while (this.hasDecidedBatch()) await this.complete();
   }
 
+  /** One whole loop iteration: claim, send what was claimed, Feishu answers every push with `fault`, complete. */
+  async work(fault: Fault): Promise<string[]> {
+    const notes = [`${await this.claim()} claimed`];
+    while (this.count('claimed') > 0) notes.push(await this.send(0));
+    notes.push(...(await this.answerAll(fault)));
+    while (this.hasDecidedBatch()) notes.push(await this.complete());
+    return notes;
+  }
+
   /** The process dies: what it held in memory is gone, its leases stay until they expire. Feishu still ends the
    * requests it was processing, with `fault` ('timeout-applied' or 'timeout-lost'): nobody reads the answers. */
   die(fault: Fault): void {
