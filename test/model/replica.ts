@@ -206,11 +206,16 @@ export class Replica {
     while (this.hasDecidedBatch()) await this.complete();
   }
 
-  /** One whole loop iteration: claim, send what was claimed, Feishu answers every push with `fault`, complete. */
-  async work(fault: Fault): Promise<string[]> {
+  /** One whole loop iteration: claim, send what was claimed, Feishu answers every push with `fault`, complete
+   * (or the process dies just before completing). */
+  async work(fault: Fault, crash = false): Promise<string[]> {
     const notes = [`${await this.claim()} claimed`];
     while (this.count('claimed') > 0) notes.push(await this.send(0));
     notes.push(...(await this.answerAll(fault)));
+    if (crash) {
+      this.die('timeout-lost');
+      return [...notes, 'died'];
+    }
     while (this.hasDecidedBatch()) notes.push(await this.complete());
     return notes;
   }
