@@ -13,7 +13,7 @@ import { ModelWorld } from './model-world';
  * `npm run test:model -- --runs N --seed S --path P` does the same.
  */
 
-const numRuns = Number(process.env.MODEL_RUNS ?? 300);
+const numRuns = Number(process.env.MODEL_RUNS ?? 600);
 const seed = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
 const path = process.env.MODEL_PATH;
 const maxCommands = Number(process.env.MODEL_MAX_COMMANDS ?? 40);
