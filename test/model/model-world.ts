@@ -173,6 +173,15 @@ export class ModelWorld implements VirtualTime {
 
   /** Faults off, every replica alive, repeatedly: time passes past every lease and backoff, every replica works. */
   async quiesce(): Promise<void> {
+    try {
+      await this.quiesceSteps();
+    } catch (e) {
+      if (e instanceof Violation) throw e;
+      this.fail(`quiescence: statement or step error escaped: ${(e as Error).message}`);
+    }
+  }
+
+  private async quiesceSteps(): Promise<void> {
     this.note('-- quiescence');
     for (const r of this.replicas) if (!r.alive) r.restart();
     for (const r of this.replicas) {
