@@ -185,11 +185,13 @@ export class ModelWorld implements VirtualTime {
     this.note('-- quiescence');
     for (const r of this.replicas) if (!r.alive) r.restart();
     for (const r of this.replicas) {
-      await r.answerAll('natural');
-      while (r.count('claimed') > 0) await r.send(0);
-      await r.answerAll('natural');
-      await r.completeAll();
+      const notes = await r.answerAll('natural');
+      while (r.count('claimed') > 0) notes.push(await r.send(0));
+      notes.push(...(await r.answerAll('natural')));
+      while (r.hasDecidedBatch()) notes.push(await r.complete());
+      if (notes.length > 0) this.note(`${r.owner} finishes what it holds: ${notes.join(', ')}`);
     }
+    await this.checkStep();
     for (const r of this.replicas) r.countingSlotsMissed = true;
     const past = this.config.reconcile.leaseMs + this.config.reconcile.backoffMaxMs + 1000;
     let rounds = 0;
