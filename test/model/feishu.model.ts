@@ -55,6 +55,8 @@ export const FAULTS = [
   'conflict-hint-actual',
   'conflict-hint-int64-max',
   'conflict-hint-20-digits',
+  'user-invalid-213006',
+  'user-invisible-213007',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -186,6 +188,12 @@ export class FeishuModel {
         break;
       case 'conflict-hint-20-digits':
         r = conflict(TWENTY_DIGITS);
+        break;
+      case 'user-invalid-213006':
+        r = json(400, { code: FEISHU_CODE.BADGE_USER_INVALID, msg: 'user status not valid', data: {} });
+        break;
+      case 'user-invisible-213007':
+        r = json(400, { code: FEISHU_CODE.BADGE_USER_INVISIBLE, msg: 'user is invisible', data: {} });
         break;
     }
     f.resolve(r);
