@@ -103,6 +103,7 @@ export class Replica {
     if (capacity <= 0) return 0;
     await this.repository.ensureBudget('');
     const [{ now_ms }] = await this.ds.query(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`);
+    // mirrors ReconcileLoop.tick: the claim's options
     const claim: Claim = await this.repository.claim({
       scope: '',
       tenantFilter: null,
@@ -113,6 +114,7 @@ export class Replica {
       horizonMs: RECONCILE.slotHorizonMs,
       leadMs: RECONCILE.slotLeadMs,
     });
+    // end of mirrored code
     if (claim.users.length === 0) return 0;
     this.batches.push({
       items: claim.users.map((user, i) => ({ user, slotAt: claim.firstSlotAt + i * claim.spacingMs, state: 'claimed' })),
