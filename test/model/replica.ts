@@ -113,6 +113,8 @@ export class Replica {
       spacingMs: this.spacingMs,
       horizonMs: RECONCILE.slotHorizonMs,
       leadMs: RECONCILE.slotLeadMs,
+      // The replica's clock during the claim: slots and waits come back in it, as ReconcileLoop passes its Clock.
+      now: () => now_ms + this.offsetMs,
     });
     // end of mirrored code
     if (claim.users.length === 0) return 0;
