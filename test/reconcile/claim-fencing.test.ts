@@ -87,6 +87,9 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(u.applied).toEqual({ pc: null, mobile: null });
     // Desired 0 against a recorded 0 would push nothing and call it in sync while Feishu shows 1.
     expect(planPush(u.desired, u.applied, u.forceFull)).toEqual({ pc: { web_app: 0, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } });
+    // The lost attempt shows in the user's history, with the version its holder had.
+    const lost = await db.ds.query(`SELECT version::text, outcome, detail FROM badge_audit WHERE kind = 'push' AND user_id = 'ou_a' AND outcome = 'unknown'`);
+    expect(lost).toEqual([{ version: second.users[0].version, outcome: 'unknown', detail: expect.stringMatching(/lease of A expired/) }]);
   });
 
   it('leases given back at shutdown leave their sides unknown (their pushes may have been applied)', async () => {

@@ -85,7 +85,7 @@ export const ADVANCE_BUDGET_SQL = `UPDATE push_budget SET next_slot_at = to_time
  */
 export const CLAIM_SQL = `
   WITH due AS (
-    SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner,
+    SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner, lease_version AS previous_version,
            last_version >= ${MAX_VERSION_SQL} AS exhausted
     FROM badge_state
     WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
@@ -130,6 +130,13 @@ export const CLAIM_SQL = `
               b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
               b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
               b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over
+  ),
+  -- The attempt of a holder that died or stalled has no audit row of its own: this one says what is known of it.
+  lost AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, detail)
+    SELECT tenant_key, user_id_type, user_id, 'push', previous_version, 'unknown',
+           'lease of ' || previous_owner || ' expired before its result was recorded: the push may have been applied, so both sides are unknown and sent again'
+    FROM due WHERE previous_owner IS NOT NULL
   )
   SELECT * FROM claimed`;
 
