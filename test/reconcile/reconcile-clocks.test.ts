@@ -93,10 +93,15 @@ describe('reconciler under skewed clocks and token rotation, against the emulato
     await inSync();
     const statuses = await badgeStatuses();
     expect(statuses['429'] ?? 0).toBe(0);
-    // A replica that compared the database's slots with its own clock gave up every slot as "passed".
-    const missed = (await counter(ahead, 'slotsMissed')) + (await counter(behind, 'slotsMissed'));
-    expect(missed).toBeLessThanOrEqual(users * 0.05);
     expect(statuses['200']).toBe(users);
+    // A replica that compared the database's slots with its own clock gave up every slot it claimed as "passed"
+    // and pushed nothing. Both push their share (loose bounds: a loaded machine's event loop misses a few slots).
+    const applied = async (app: INestApplication) =>
+      (await app.get(Metrics).pushes.get()).values.filter((v) => v.labels.outcome === 'applied').reduce((n, v) => n + v.value, 0);
+    expect(await applied(ahead)).toBeGreaterThanOrEqual(users * 0.2);
+    expect(await applied(behind)).toBeGreaterThanOrEqual(users * 0.2);
+    const missed = (await counter(ahead, 'slotsMissed')) + (await counter(behind, 'slotsMissed'));
+    expect(missed).toBeLessThan(users / 2);
   });
 
   it('a token rotated while pushes are in flight: each retry takes its own slot, so the quota still holds', async () => {

@@ -26,6 +26,10 @@ export interface Claim {
   budgetFreeAt: number | null;
   /** The database's clock minus the caller's, as measured by this claim: slots are in the database's time. */
   clockOffsetMs: number;
+  /** The round trip that measurement took: the offset is right to within half of it. */
+  clockRttMs: number;
+  /** firstSlotAt and budgetFreeAt in the database's clock, for a caller that keeps a better offset of its own. */
+  db: { firstSlotAt: number; budgetFreeAt: number | null };
   /** The caller's clock just before the claim: every lease taken expires no earlier than this + leaseMs. */
   startedAt: number;
 }
@@ -271,7 +275,7 @@ export const MARK_FOR_RESYNC_SQL = `
   ),
   marked AS (
     UPDATE badge_state b SET force_full = true, desired_revision = b.desired_revision + 1, status = 'pending',
-                             next_attempt_at = clock_timestamp() + numbered.n * $3 * interval '1 millisecond',
+                             next_attempt_at = now() + numbered.n * $3 * interval '1 millisecond',
                              updated_at = now()
     FROM numbered WHERE (b.tenant_key, b.user_id_type, b.user_id) = (numbered.tenant_key, numbered.user_id_type, numbered.user_id)
     RETURNING b.tenant_key, b.user_id_type, b.user_id
@@ -328,18 +332,22 @@ export class ReconcileRepository {
       if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
       // The database's clock read between `before` and now: the offset between the two clocks, to within half
       // the round trip. Every comparison of slots and due times is then made in the database's time.
-      const clockOffsetMs = budget.now_ms - (before + localNow()) / 2;
+      const after = localNow();
+      const clockOffsetMs = budget.now_ms - (before + after) / 2;
+      const clockRttMs = after - before;
       const start: number = budget.start_ms;
       const now: number = budget.now_ms;
       const slots = Math.floor((now + opts.horizonMs - start) / opts.spacingMs);
       const want = Math.min(opts.limit, slots);
       const local = (dbMs: number) => dbMs - clockOffsetMs;
+      const clock = { clockOffsetMs, clockRttMs, startedAt, spacingMs: opts.spacingMs };
       if (want <= 0) {
-        return { users: [], firstSlotAt: local(start), spacingMs: opts.spacingMs, budgetFreeAt: local(start - opts.horizonMs + opts.spacingMs), clockOffsetMs, startedAt };
+        const freeAt = start - opts.horizonMs + opts.spacingMs;
+        return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
       }
       const rows: ClaimRow[] = await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]);
       if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
-      return { users: rows.map(toClaimed), firstSlotAt: local(start), spacingMs: opts.spacingMs, budgetFreeAt: null, clockOffsetMs, startedAt };
+      return { ...clock, users: rows.map(toClaimed), firstSlotAt: local(start), budgetFreeAt: null, db: { firstSlotAt: start, budgetFreeAt: null } };
     });
   }
 

@@ -12,6 +12,9 @@ export const RECONCILE = {
   minSleepMs: 20,
   /** Of each lease, the end kept for writing the results: every push step ends before it. At most a quarter. */
   completionReserveMs: 1000,
+  /** Push results are written in groups: at most this many, at most this long after the first is ready. */
+  completionGroupMax: 32,
+  completionGroupMs: 20,
   /** Store apps: tenants with due work considered per tick (a fair share of the capacity each). */
   maxScopesPerTick: 1000,
   readyTickAgeMs: 10_000,

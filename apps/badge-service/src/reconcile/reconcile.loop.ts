@@ -11,6 +11,7 @@ import { Metrics } from '../metrics/metrics.service';
 import { DirtyListener } from './dirty.listener';
 import { decide, DecisionPolicy, deferred, noop } from './push-decision';
 import { planPush } from './push-plan';
+import { ClockOffset } from './clock-offset';
 import { RECONCILE } from './reconcile.constants';
 
 /**
@@ -34,8 +35,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
   private readonly pausedUntil = new Map<string, number>();
   private gaugeTimer?: NodeJS.Timeout;
-  /** The database's clock minus ours, as the last claim measured it: stored times are in the database's clock. */
-  private dbOffsetMs = 0;
+  /** The database's clock minus ours (stored times and push slots are in the database's clock). */
+  private readonly dbClock = new ClockOffset();
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
   private scopeCursor: string | null = null;
 
@@ -126,17 +127,17 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         leadMs: RECONCILE.slotLeadMs,
         now: () => this.clock.now(),
       });
-      this.dbOffsetMs = claim.clockOffsetMs;
+      this.dbClock.sample(claim.clockOffsetMs, claim.clockRttMs, this.clock.now());
       if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
-        this.launch(claim, scope);
-      } else if (claim.budgetFreeAt !== null) {
-        wakeAt = Math.min(wakeAt ?? Infinity, claim.budgetFreeAt);
+        this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope);
+      } else if (claim.db.budgetFreeAt !== null) {
+        wakeAt = Math.min(wakeAt ?? Infinity, this.dbClock.toLocal(claim.db.budgetFreeAt));
       }
     }
     if (claimed === 0) {
-      const due = await this.repository.earliestDue(this.dbOffsetMs);
+      const due = await this.repository.earliestDue(this.dbClock.offsetMs);
       if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
     }
     return { claimed, wakeAt };
@@ -162,8 +163,26 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private async pushBatch(claim: Claim, scope: string): Promise<void> {
     const leaseMs = this.config.reconcile.leaseMs;
     const deadlineAt = claim.startedAt + leaseMs - Math.min(RECONCILE.completionReserveMs, leaseMs / 4);
-    const completions = await Promise.all(claim.users.map((u, i) => this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, deadlineAt)));
-    await this.complete(completions, claim.users);
+    // Results are written as they come, in small groups, rather than when the slowest push of the claim ends: a
+    // finished push is recorded well inside its lease, and the user can come due again at once.
+    const pending: Completion[] = [];
+    let written: Promise<void> = Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      const group = pending.splice(0);
+      if (group.length > 0) written = written.then(() => this.complete(group));
+    };
+    await Promise.all(
+      claim.users.map(async (u, i) => {
+        pending.push(await this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, deadlineAt));
+        if (pending.length >= RECONCILE.completionGroupMax) flush();
+        else timer ??= setTimeout(flush, RECONCILE.completionGroupMs);
+      }),
+    );
+    flush();
+    await written;
   }
 
   private async pushOne(u: ClaimedUser, slotAt: number, scope: string, deadlineAt: number): Promise<Completion> {
@@ -181,7 +200,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
     this.metrics.pushSeconds.observe(r.latencyMs / 1000);
     if (r.tokenRefreshed) this.metrics.tokenRefreshes.inc();
-    if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() + this.dbOffsetMs - u.desiredChangedAt.getTime()) / 1000);
+    if (r.outcome === 'applied') this.metrics.eventToAppliedSeconds.observe(Math.max(0, this.clock.now() + this.dbClock.offsetMs - u.desiredChangedAt.getTime()) / 1000);
     if (r.outcome === 'rate_limited') {
       const ms = r.retryAfterMs ?? 1000;
       // Every push this replica has reserved for the scope waits; other replicas see the pause in Postgres at
@@ -227,7 +246,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** Retries a failed write (e.g. Postgres restarting) until the lease would have expired anyway. */
-  private async complete(completions: Completion[], users: ClaimedUser[]): Promise<void> {
+  private async complete(completions: Completion[]): Promise<void> {
     const giveUpAt = this.clock.now() + this.config.reconcile.leaseMs;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -238,7 +257,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         return;
       } catch (e) {
         if (this.clock.now() > giveUpAt) {
-          this.log.error({ err: e, users: users.length }, 'could not record push results; leases will expire and retry');
+          this.log.error({ err: e, users: completions.length }, 'could not record push results; leases will expire and retry');
           return;
         }
         await this.clock.sleep(backoffMs(attempt, 100, 2000, () => this.clock.random()));
@@ -256,7 +275,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     try {
       const s = await this.repository.dirtySummary();
       this.metrics.dirtyUsers.set(s.dirty);
-      this.metrics.oldestPendingSeconds.set(s.oldestMs === null ? 0 : Math.max(0, (this.clock.now() + this.dbOffsetMs - s.oldestMs) / 1000));
+      this.metrics.oldestPendingSeconds.set(s.oldestMs === null ? 0 : Math.max(0, (this.clock.now() + this.dbClock.offsetMs - s.oldestMs) / 1000));
     } catch {
       // the next tick reports it
     }
