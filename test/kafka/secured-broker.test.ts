@@ -197,7 +197,6 @@ describe('the service on a secured Kafka broker (SASL_SSL, SCRAM-SHA-512)', () =
   });
 
   it('never writes a Kafka password, right or wrong, to any output', () => {
-    expect(outputs.length).toBeGreaterThanOrEqual(5);
     const leaks: string[] = [];
     for (const [where, text] of outputs) {
       for (const [what, value] of [['the SCRAM password', broker.password], ['the wrong SCRAM password', WRONG_PASSWORD], ['the app secret', APP_SECRET]]) {
@@ -205,6 +204,8 @@ describe('the service on a secured Kafka broker (SASL_SSL, SCRAM-SHA-512)', () =
       }
     }
     expect(leaks).toEqual([]);
+    // Every process of the tests above was scanned (the secured service, three failed start-ups, one without CreateTopics).
+    expect(outputs.length).toBe(5);
     // The scan saw the lines where a leak would be: kafkajs's own debug and error lines about SASL.
     expect(outputs.some(([, t]) => /SASL SCRAM SHA512 authentication failed/.test(t))).toBe(true);
   });
