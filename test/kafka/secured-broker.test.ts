@@ -1,12 +1,16 @@
 /**
- * The built service against a second, secured Kafka broker this file starts itself (SASL_SSL, SCRAM-SHA-512, a CA
- * made with openssl): events flow end to end with TLS and SASL, secrets read from files; a wrong password, an
- * untrusted CA and (KAFKA_CREATE_TOPICS=false) a missing topic each stop start-up with a clear message within 30 s;
+ * The built service against a second, secured Kafka broker this file starts itself (SASL_SSL, SCRAM-SHA-512, mutual
+ * TLS, certificates made with openssl): events flow end to end with TLS and SASL, secrets read from files; a wrong
+ * password, an untrusted CA and (KAFKA_CREATE_TOPICS=false) a missing topic each stop start-up with a clear message
+ * within 30 s;
  * and no output of any of these processes contains a Kafka password.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Partitioners } from 'kafkajs';
+// Not tested here: a broker that requires a client certificate the service does not present. Under TLS 1.3 the Java
+// broker closes the connection after the handshake without an alert the client can see, so the service cannot tell it
+// from a transient close and keeps retrying (readiness shows "Connection closed by the server").
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { uniqueName, waitFor } from '../support/kafka';
@@ -41,6 +45,8 @@ describe('the service on a secured Kafka broker (SASL_SSL, SCRAM-SHA-512)', () =
     KAFKA_TOPIC: topic,
     KAFKA_SSL: 'true',
     KAFKA_SSL_CA_FILE: broker.caFile,
+    KAFKA_SSL_CERT_FILE: broker.clientCertFile,
+    KAFKA_SSL_KEY_FILE: broker.clientKeyFile,
     KAFKA_SASL_MECHANISM: 'scram-sha-512',
     KAFKA_SASL_USERNAME: broker.username,
     KAFKA_SASL_PASSWORD_FILE: secretFile('kafka-password', broker.password),
@@ -80,7 +86,7 @@ describe('the service on a secured Kafka broker (SASL_SSL, SCRAM-SHA-512)', () =
     return result;
   }
 
-  it('carries events end to end over TLS and SCRAM, secrets read from files, dead letters included', async () => {
+  it('carries events end to end over mutual TLS and SCRAM, secrets read from files, dead letters included', async () => {
     const service = await startWatchedService({
       databaseUrl: db.url,
       topic,

@@ -11,7 +11,7 @@ import { ROOT } from './service';
 /**
  * A second Apache Kafka broker for one test file, from the jars scripts/kafka.sh fetched (KAFKA_LIBS_DIR, else
  * <repo>/.kafka/libs): KRaft combined mode on ports of its own, one SASL_SSL listener with SCRAM-SHA-512, a CA and a
- * broker certificate (SAN IP:127.0.0.1) made with openssl in a temporary directory that stop() removes.
+ * broker certificate (SAN IP:127.0.0.1) and a client certificate the broker requires (mutual TLS), made with openssl in a temporary directory that stop() removes.
  */
 export interface SecuredBroker {
   brokers: string;
@@ -20,6 +20,9 @@ export interface SecuredBroker {
   caFile: string;
   /** PEM of a CA that signed nothing of the broker's. */
   untrustedCaFile: string;
+  /** The client certificate and key the broker requires (mutual TLS, `ssl.client.auth=required`). */
+  clientCertFile: string;
+  clientKeyFile: string;
   username: string;
   password: string;
   /** A client with the service's credentials, for producing and reading in tests. */
@@ -63,6 +66,9 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
   openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${HOST}`, '-keyout', 'broker.key', '-out', 'broker.csr']);
   writeFileSync(path.join(dir, 'broker.ext'), `subjectAltName=IP:${HOST}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   openssl(dir, ['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'broker.ext', '-out', 'broker.pem']);
+  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${username}`, '-keyout', 'client.key', '-out', 'client.csr']);
+  writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  openssl(dir, ['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'client.ext', '-out', 'client.pem']);
   openssl(dir, ['pkcs12', '-export', '-in', 'broker.pem', '-inkey', 'broker.key', '-certfile', 'ca.pem', '-name', 'broker', '-out', 'broker.p12', '-passout', `pass:${storePassword}`]);
 
   const data = path.join(dir, 'data');
@@ -87,6 +93,7 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
       `ssl.keystore.location=${path.join(dir, 'broker.p12')}`,
       `ssl.keystore.password=${storePassword}`,
       `ssl.key.password=${storePassword}`,
+      'ssl.client.auth=required',
       'ssl.truststore.type=PEM',
       `ssl.truststore.location=${path.join(dir, 'ca.pem')}`,
       `log.dirs=${data}`,
@@ -128,7 +135,7 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
   const kafka = new Kafka({
     clientId: 'badge-secured-tests',
     brokers: [brokers],
-    ssl: { ca: [ca] },
+    ssl: { ca: [ca], cert: readFileSync(path.join(dir, 'client.pem'), 'utf8'), key: readFileSync(path.join(dir, 'client.key'), 'utf8') },
     sasl: { mechanism: 'scram-sha-512', username, password },
     logLevel: logLevel.NOTHING,
     retry: { retries: 3, initialRetryTime: 200 },
@@ -160,6 +167,8 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
     dir,
     caFile: path.join(dir, 'ca.pem'),
     untrustedCaFile: path.join(dir, 'untrusted-ca.pem'),
+    clientCertFile: path.join(dir, 'client.pem'),
+    clientKeyFile: path.join(dir, 'client.key'),
     username,
     password,
     kafka,
