@@ -24,6 +24,7 @@ describe('secrets never reach the logs', () => {
   const auditTokens = [secret('audit-token'), secret('audit-token')];
   const wrongAuditToken = secret('not-an-audit-token');
   const kafkaPassword = secret('kafka-sasl-password');
+  let secretDir: string | undefined;
   const TOKEN_TTL_SECONDS = 3;
 
   let db: TestDatabase;
@@ -55,6 +56,7 @@ describe('secrets never reach the logs', () => {
     await emulator?.stop();
     await deleteTopics(topic, `${topic}.dlq`);
     await db?.drop();
+    if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   });
 
   /** Asks the emulator for the tenant token with the app's credentials: it answers with the token it last issued. */
@@ -196,7 +198,8 @@ describe('secrets never reach the logs', () => {
 
     // An ingest replica with SASL credentials, read from a file, against the plaintext broker, which refuses SASL: it
     // keeps retrying in the background (not a failure that stops start-up), logging each attempt at debug level.
-    const passwordFile = path.join(mkdtempSync(path.join(tmpdir(), 'secrets-e2e-')), 'kafka-password');
+    secretDir = mkdtempSync(path.join(tmpdir(), 'secrets-e2e-'));
+    const passwordFile = path.join(secretDir, 'kafka-password');
     writeFileSync(passwordFile, `${kafkaPassword}\n`);
     const saslReplica = await startWatchedService({
       databaseUrl: db.url,
@@ -211,7 +214,6 @@ describe('secrets never reach the logs', () => {
     });
     await waitFor('the SASL replica to fail a Kafka connection attempt', () => saslReplica.output().includes('ingest could not start; retrying'), 45_000, 100);
     await saslReplica.stop();
-    rmSync(path.dirname(passwordFile), { recursive: true, force: true });
 
     // Every token the emulator issued is known: the ones seen equal the ones it counts.
     await tokensCaughtUp();
