@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
@@ -20,6 +23,8 @@ describe('secrets never reach the logs', () => {
   const wrongAppSecret = secret('wrong-app-secret');
   const auditTokens = [secret('audit-token'), secret('audit-token')];
   const wrongAuditToken = secret('not-an-audit-token');
+  const kafkaPassword = secret('kafka-sasl-password');
+  let secretDir: string | undefined;
   const TOKEN_TTL_SECONDS = 3;
 
   let db: TestDatabase;
@@ -51,6 +56,7 @@ describe('secrets never reach the logs', () => {
     await emulator?.stop();
     await deleteTopics(topic, `${topic}.dlq`);
     await db?.drop();
+    if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   });
 
   /** Asks the emulator for the tenant token with the app's credentials: it answers with the token it last issued. */
@@ -100,7 +106,7 @@ describe('secrets never reach the logs', () => {
     );
   }
 
-  it('keeps the app secret, every tenant token and every audit token out of every line of output', async () => {
+  it('keeps the app secret, every tenant token, every audit token and the Kafka password out of every line of output', async () => {
     const service = await startWatchedService({
       databaseUrl: db.url,
       topic,
@@ -190,6 +196,25 @@ describe('secrets never reach the logs', () => {
     expect(readiness.status).toBe(503);
     await misconfigured.stop();
 
+    // An ingest replica with SASL credentials, read from a file, against the plaintext broker, which refuses SASL: it
+    // keeps retrying in the background (not a failure that stops start-up), logging each attempt at debug level.
+    secretDir = mkdtempSync(path.join(tmpdir(), 'secrets-e2e-'));
+    const passwordFile = path.join(secretDir, 'kafka-password');
+    writeFileSync(passwordFile, `${kafkaPassword}\n`);
+    const saslReplica = await startWatchedService({
+      databaseUrl: db.url,
+      topic,
+      groupId: uniqueName('secrets-sasl'),
+      emulatorUrl: emulator.url,
+      appSecret,
+      auditTokens,
+      env: { LOG_LEVEL: 'debug', BADGE_ROLES: 'ingest,api', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'badge-svc', KAFKA_SASL_PASSWORD_FILE: passwordFile },
+      readyPath: '/health/live',
+      track: services,
+    });
+    await waitFor('the SASL replica to fail a Kafka connection attempt', () => saslReplica.output().includes('ingest could not start; retrying'), 45_000, 100);
+    await saslReplica.stop();
+
     // Every token the emulator issued is known: the ones seen equal the ones it counts.
     await tokensCaughtUp();
     capturing = false;
@@ -205,6 +230,7 @@ describe('secrets never reach the logs', () => {
     const outputs: [string, string][] = [
       ['service', service.output()],
       ['misconfigured service', misconfigured.output()],
+      ['SASL replica', saslReplica.output()],
       ['emulator', emulator.output()],
       ['audit API responses', responses.join('\n')],
     ];
@@ -220,6 +246,7 @@ describe('secrets never reach the logs', () => {
       ['audit token 1', auditTokens[0]],
       ['audit token 2', auditTokens[1]],
       ['a rejected audit token', wrongAuditToken],
+      ['KAFKA_SASL_PASSWORD', kafkaPassword],
       ...[...issuedTokens].map((t, i): [string, string] => [`tenant token #${i + 1}`, t]),
     ];
     const leaks: string[] = [];

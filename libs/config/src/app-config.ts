@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export const ROLES = ['ingest', 'reconcile', 'api'] as const;
@@ -22,6 +23,133 @@ const postgresUrl = z
   .refine((u) => /^postgres(ql)?:\/\/[^/]+\/[A-Za-z_][A-Za-z0-9_]{0,62}(\?.*)?$/.test(u), {
     message: 'must be postgres://user@host:port/database (database name: letters, digits, underscore)',
   });
+
+// Kafka security and secret files
+/** Secrets that may also come from a file named by `<NAME>_FILE` (Docker/Kubernetes secrets). */
+export const SECRET_VARIABLES = [
+  'FEISHU_APP_SECRET',
+  'FEISHU_VERIFICATION_TOKEN',
+  'FEISHU_ENCRYPT_KEY',
+  'AUDIT_API_TOKENS',
+  'KAFKA_SASL_PASSWORD',
+  'DATABASE_URL',
+] as const;
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+const path = z.string().min(1);
+const KAFKA_SECURITY_SCHEMA = {
+  KAFKA_SSL: bool.default(false),
+  KAFKA_SSL_CA_FILE: path.optional(),
+  KAFKA_SSL_CERT_FILE: path.optional(),
+  KAFKA_SSL_KEY_FILE: path.optional(),
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(SASL_MECHANISMS, { message: 'must be plain, scram-sha-256 or scram-sha-512' }))
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).max(1024).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).max(4096).optional(),
+  KAFKA_CREATE_TOPICS: bool.default(true),
+  FEISHU_APP_SECRET_FILE: path.optional(),
+  FEISHU_VERIFICATION_TOKEN_FILE: path.optional(),
+  FEISHU_ENCRYPT_KEY_FILE: path.optional(),
+  AUDIT_API_TOKENS_FILE: path.optional(),
+  KAFKA_SASL_PASSWORD_FILE: path.optional(),
+  DATABASE_URL_FILE: path.optional(),
+};
+
+export interface KafkaSecurity {
+  /** false: plaintext. Otherwise node tls options; `ca` absent means the system CAs. */
+  ssl: false | { ca?: string; cert?: string; key?: string };
+  sasl?: { mechanism: SaslMechanism; username: string; password: string };
+}
+
+const fileError = (e: unknown) => (e as NodeJS.ErrnoException).code ?? 'unreadable';
+/** One trailing newline (LF or CRLF) is what editors and `echo` add; anything else is kept as written. */
+const trimOneNewline = (s: string) => s.replace(/\r?\n$/, '');
+
+/**
+ * Replaces each `<NAME>_FILE` of `raw` by `<NAME>` read from that file. Problems name the variables, never a value.
+ * Returns the names whose value came from a file, so later problems can point at the `_FILE` variable.
+ */
+function readSecretFiles(raw: Record<string, string>, problems: string[]): Set<string> {
+  const fromFile = new Set<string>();
+  for (const name of SECRET_VARIABLES) {
+    const file = raw[`${name}_FILE`];
+    if (file === undefined) continue;
+    delete raw[`${name}_FILE`];
+    if (raw[name] !== undefined) {
+      problems.push(`${name}, ${name}_FILE: both are set; set only one`);
+      delete raw[name];
+      continue;
+    }
+    let text: string;
+    try {
+      text = trimOneNewline(readFileSync(file, 'utf8'));
+    } catch (e) {
+      problems.push(`${name}_FILE: cannot read the file (${fileError(e)})`);
+      continue;
+    }
+    if (text === '') {
+      problems.push(`${name}_FILE: the file is empty`);
+      continue;
+    }
+    raw[name] = text;
+    fromFile.add(name);
+  }
+  return fromFile;
+}
+
+/** AUDIT_API_TOKENS_FILE text that is not a plain token list: JSON or YAML (scoped tokens). */
+const looksStructured = (text: string) => /^\s*[[{]/.test(text) || /^\s*(-\s|[A-Za-z_][\w-]*\s*:)/m.test(text);
+
+/** Reads a PEM file named by `name`; problems name the variable and never show the content. */
+function readPem(name: string, file: string | undefined, want: RegExp, what: string, problems: string[]): string | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    problems.push(`${name}: cannot read the file (${fileError(e)})`);
+    return undefined;
+  }
+  if (!want.test(text)) {
+    problems.push(`${name}: not a PEM file with ${what}`);
+    return undefined;
+  }
+  return text;
+}
+
+function kafkaSecurity(e: z.infer<typeof ENV_SCHEMA>, problems: string[]): KafkaSecurity {
+  const ca = readPem('KAFKA_SSL_CA_FILE', e.KAFKA_SSL_CA_FILE, /-----BEGIN CERTIFICATE-----/, 'a certificate', problems);
+  const cert = readPem('KAFKA_SSL_CERT_FILE', e.KAFKA_SSL_CERT_FILE, /-----BEGIN CERTIFICATE-----/, 'a certificate', problems);
+  const key = readPem('KAFKA_SSL_KEY_FILE', e.KAFKA_SSL_KEY_FILE, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key', problems);
+  if ((e.KAFKA_SSL_CERT_FILE === undefined) !== (e.KAFKA_SSL_KEY_FILE === undefined)) {
+    problems.push('KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE: set both (mutual TLS) or neither');
+  }
+  if (!e.KAFKA_SSL) {
+    for (const n of ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const) {
+      if (e[n] !== undefined) problems.push(`${n}: set while KAFKA_SSL is false; set KAFKA_SSL=true to use TLS`);
+    }
+  }
+  const mechanism = e.KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined) {
+    if (e.KAFKA_SASL_USERNAME !== undefined) problems.push('KAFKA_SASL_USERNAME: set without KAFKA_SASL_MECHANISM');
+    if (e.KAFKA_SASL_PASSWORD !== undefined) problems.push('KAFKA_SASL_PASSWORD: set without KAFKA_SASL_MECHANISM');
+  } else {
+    if (e.KAFKA_SASL_USERNAME === undefined) problems.push(`KAFKA_SASL_USERNAME: required by KAFKA_SASL_MECHANISM=${mechanism}`);
+    if (e.KAFKA_SASL_PASSWORD === undefined) {
+      problems.push(`KAFKA_SASL_PASSWORD: required by KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD_FILE)`);
+    }
+  }
+  return {
+    ssl: e.KAFKA_SSL ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } : false,
+    ...(mechanism && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+      ? { sasl: { mechanism, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD } }
+      : {}),
+  };
+}
+// end of Kafka security and secret files
 
 /**
  * Every variable the service reads. The keys of this schema are the whole list: docker-compose.yml and the
@@ -79,6 +207,8 @@ export const ENV_SCHEMA = z.object({
   // Fault injection for the crash-safety tests only: SIGKILL this process right after the Nth ingest database
   // commit, before its Kafka offsets are committed.
   TEST_CRASH_AFTER_INGEST_COMMITS: int(1, 1_000_000).optional(),
+  // Kafka security and secret files
+  ...KAFKA_SECURITY_SCHEMA,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -92,7 +222,9 @@ export interface AppConfig {
     partitions: number;
     clientId: string;
     sessionTimeoutMs: number;
-  };
+    /** KAFKA_CREATE_TOPICS: false only checks that the topic and its DLQ exist. */
+    createTopics: boolean;
+  } & KafkaSecurity;
   database: { url: string; poolSize: number; migrate: boolean };
   feishu: {
     baseUrl: string;
@@ -105,7 +237,12 @@ export interface AppConfig {
     timeoutMs: number;
   };
   http: { port: number; host: string };
-  audit: { apiTokens: string[]; retentionDays: number };
+  audit: {
+    apiTokens: string[];
+    retentionDays: number;
+    /** The raw text of AUDIT_API_TOKENS_FILE (one trailing newline trimmed), for the scoped-token parser. */
+    tokensFileText?: string;
+  };
   roles: ReadonlySet<Role>;
   logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
   ingest: { maxBatch: number; maxSourcesPerUser: number; zeroSourceRetentionMs: number; crashAfterCommits?: number };
@@ -144,15 +281,30 @@ export function loadConfig(env: Env): AppConfig {
     const v = env[key];
     if (v !== undefined && v !== '') raw[key] = v;
   }
-  const parsed = ENV_SCHEMA.safeParse(raw);
   const problems: string[] = [];
+  // Kafka security and secret files
+  const fromFile = readSecretFiles(raw, problems);
+  // PART C (scoped audit tokens) parses a JSON/YAML AUDIT_API_TOKENS_FILE from `audit.tokensFileText`; until then such
+  // a file is refused rather than read as one comma-separated token. A plain file holds tokens separated by commas or
+  // newlines.
+  const tokensFileText = fromFile.has('AUDIT_API_TOKENS') ? raw.AUDIT_API_TOKENS : undefined;
+  if (tokensFileText !== undefined) {
+    if (looksStructured(tokensFileText)) {
+      delete raw.AUDIT_API_TOKENS;
+      problems.push('AUDIT_API_TOKENS_FILE: scoped tokens (JSON/YAML) are not supported yet; list plain tokens, one a line');
+    } else raw.AUDIT_API_TOKENS = tokensFileText.replace(/\r?\n/g, ',');
+  }
+  const named = (v: string) => (fromFile.has(v) ? `${v} (from ${v}_FILE)` : v);
+  // end of Kafka security and secret files
+  const parsed = ENV_SCHEMA.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+      problems.push(`${named(String(issue.path[0] ?? '?'))}: ${issue.message}`);
     }
   }
   if (!parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
+  const kafkaSecured = kafkaSecurity(e, problems);
   const roles = new Set(e.BADGE_ROLES);
   if (roles.has('reconcile') || roles.has('api')) {
     if (!e.FEISHU_APP_ID && roles.has('reconcile')) problems.push('FEISHU_APP_ID: required by the reconcile role');
@@ -184,6 +336,8 @@ export function loadConfig(env: Env): AppConfig {
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      createTopics: e.KAFKA_CREATE_TOPICS,
+      ...kafkaSecured,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE },
     feishu: {
@@ -197,7 +351,7 @@ export function loadConfig(env: Env): AppConfig {
       timeoutMs: e.FEISHU_TIMEOUT_MS,
     },
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
-    audit: { apiTokens: e.AUDIT_API_TOKENS, retentionDays: e.AUDIT_RETENTION_DAYS },
+    audit: { apiTokens: e.AUDIT_API_TOKENS, retentionDays: e.AUDIT_RETENTION_DAYS, tokensFileText },
     roles,
     logLevel: e.LOG_LEVEL,
     ingest: {

@@ -3,6 +3,8 @@ import { APP_CONFIG, AppConfig } from '@badges/config';
 import { Admin, Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { Clock } from '../common/clock';
 import { backoffMs } from '../common/retry';
+import { ProcessExit } from '../common/process-exit';
+import { fatalKafkaMessage } from '../kafka/kafka-failure';
 import { createKafka, ensureTopics } from '../kafka/kafka.factory';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
@@ -64,6 +66,7 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     private readonly metrics: Metrics,
     private readonly clock: Clock,
     readiness: ReadinessRegistry,
+    private readonly exit: ProcessExit,
   ) {
     this.phaseSince = clock.now();
     readiness.register('ingest', () => ({
@@ -87,7 +90,7 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
    * hold the join for a whole session timeout. Readiness reports the phase meanwhile.
    */
   onApplicationBootstrap(): void {
-    this.kafka = createKafka(this.config, 'ingest');
+    this.kafka = createKafka(this.config, 'ingest', (message) => this.fatal(message));
     this.starting = this.startWithRetry().catch((e) => this.log.error({ err: e }, 'ingest start-up failed'));
   }
 
@@ -123,6 +126,8 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
         return;
       } catch (e) {
         if (this.stopping) return;
+        const fatal = fatalKafkaMessage(e, this.config);
+        if (fatal) return this.fatal(fatal);
         await this.consumer?.disconnect().catch(() => undefined);
         this.consumer = undefined;
         const retryInMs = backoffMs(attempt, START_RETRY_BASE_MS, START_RETRY_CAP_MS, () => this.clock.random());
@@ -205,6 +210,8 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
         this.log.debug({ err: e.payload.error }, 'consumer stopped while starting');
         return;
       }
+      const fatal = fatalKafkaMessage(e.payload.error, this.config);
+      if (fatal) return this.fatal(fatal);
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       // kafkajs restarts by itself when it says so; otherwise (e.g. coordinator not found) we do.
       if (!e.payload.restart && !this.stopping) this.scheduleRestart(consumer);
@@ -221,6 +228,18 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     });
   }
 
+  /**
+   * Wrong credentials, an untrusted certificate or a missing topic the service may not create: no retry cures these,
+   * so the process stops with the cause (exit 78) instead of retrying unready forever. Transient failures are retried.
+   */
+  private fatal(message: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopSignal.abort();
+    this.log.error({ cause: message }, `ingest cannot start: ${message}`);
+    this.exit.fatal(message);
+  }
+
   private scheduleRestart(old: Consumer): void {
     this.restartTimer = setTimeout(async () => {
       this.metrics.consumerRestarts.inc();
@@ -228,6 +247,8 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       try {
         await this.startConsumer();
       } catch (e) {
+        const fatal = fatalKafkaMessage(e, this.config);
+        if (fatal) return this.fatal(fatal);
         this.log.error({ err: e }, 'consumer restart failed; retrying');
         if (!this.stopping) this.scheduleRestart(this.consumer ?? old);
       }
