@@ -113,3 +113,25 @@ describe('AUDIT_API_TOKENS_FILE', () => {
     expect(JSON.stringify(config)).not.toContain(T1);
   });
 });
+
+describe('store-app event callback configuration', () => {
+  const store = { BADGE_ROLES: 'reconcile', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_s', FEISHU_APP_SECRET: 's', FEISHU_VERIFICATION_TOKEN: 'v' };
+
+  it('requires FEISHU_ENCRYPT_KEY for a store app when NODE_ENV=production (its callback would be unsigned)', () => {
+    expect(() => loadConfig({ ...store, NODE_ENV: 'production' })).toThrow(/FEISHU_ENCRYPT_KEY: required for store apps when NODE_ENV=production/);
+    expect(loadConfig({ ...store, NODE_ENV: 'production', FEISHU_ENCRYPT_KEY: 'k' }).feishu.encryptKey).toBe('k');
+    expect(() => loadConfig(store)).not.toThrow();
+    expect(() => loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_c', FEISHU_APP_SECRET: 's', NODE_ENV: 'production' })).not.toThrow();
+  });
+
+  it('takes FEISHU_CALLBACK_PORT, naming a bad one', () => {
+    expect(loadConfig({ ...store, FEISHU_CALLBACK_PORT: '8443' }).feishu.callbackPort).toBe(8443);
+    expect(loadConfig(store).feishu.callbackPort).toBeUndefined();
+    expect(() => loadConfig({ ...store, FEISHU_CALLBACK_PORT: 'eighty' })).toThrow(/FEISHU_CALLBACK_PORT/);
+  });
+
+  it('takes AUDIT_API_RATE_LIMIT per minute, 0 for no limit', () => {
+    expect(loadConfig({ BADGE_ROLES: 'api', AUDIT_API_TOKENS: T1, AUDIT_API_RATE_LIMIT: '0' }).audit.rateLimitPerMinute).toBe(0);
+    expect(() => loadConfig({ BADGE_ROLES: 'api', AUDIT_API_TOKENS: T1, AUDIT_API_RATE_LIMIT: '-1' })).toThrow(/AUDIT_API_RATE_LIMIT/);
+  });
+});
