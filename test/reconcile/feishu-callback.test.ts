@@ -174,4 +174,36 @@ describe('the store-app event callback', () => {
     expect(await stored()).toBe(second);
     expect(await callbacks('ticket_stored')).toBe(2);
   });
+
+  it('verifies the signature on HTTP_PORT too, over the raw body Nest keeps', async () => {
+    db = await createTestDatabase('callbackmain');
+    const port = await freePort();
+    emulator = await startEmulator({
+      EMULATOR_STORE_APP_ID: STORE.id,
+      EMULATOR_STORE_APP_SECRET: STORE.secret,
+      EMULATOR_VERIFICATION_TOKEN: STORE.verification,
+      EMULATOR_ENCRYPT_KEY: STORE.encryptKey,
+      EMULATOR_EVENT_CALLBACK_URL: `http://127.0.0.1:${port}/feishu/events`,
+    });
+    apps.push(
+      await startService(db.url, emulator.url, {
+        FEISHU_APP_TYPE: 'store',
+        FEISHU_APP_ID: STORE.id,
+        FEISHU_APP_SECRET: STORE.secret,
+        FEISHU_VERIFICATION_TOKEN: STORE.verification,
+        FEISHU_ENCRYPT_KEY: STORE.encryptKey,
+        HTTP_PORT: String(port),
+      }),
+    );
+    // The service asks for a ticket a second after start; the emulator's signed delivery is taken.
+    const stored = async (): Promise<string | null> => (await db.ds.query(`SELECT ticket FROM feishu_app_ticket`))[0]?.ticket ?? null;
+    await waitFor('the ticket stored', async () => {
+      const issued: string | undefined = (await emulatorJson(emulator!, '/_emulator/app-ticket'))?.appTicket;
+      return typeof issued === 'string' && (await stored()) === issued;
+    });
+    const forged = signedTicket('forged-ticket', { signKey: 'not-the-key' });
+    const r = await post(`http://127.0.0.1:${port}/feishu/events`, forged.headers, forged.body);
+    expect({ status: r.status, text: r.text }).toEqual({ status: 403, text: JSON.stringify({ msg: 'refused' }) });
+    expect(await stored()).toBe((await emulatorJson(emulator!, '/_emulator/app-ticket')).appTicket);
+  });
 });
