@@ -242,7 +242,7 @@ try {
   await ds.destroy();
 
   const port = await freePort();
-  svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'api', DATABASE_URL: url, AUDIT_API_TOKENS: TOKEN, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' });
+  svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'api', DATABASE_URL: url, AUDIT_API_TOKENS: TOKEN, AUDIT_API_RATE_LIMIT: '0', HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' });
   const base = `http://127.0.0.1:${port}`;
   await until('api ready', async () => (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200, 60_000, 200);
   log('service (BADGE_ROLES=api) ready; warming up');

@@ -327,6 +327,7 @@ describe('audit API over HTTP on the real Postgres', () => {
           byCode: { '0': 3, '213001': 2, '99991400': 1 },
         },
         consumerLag: null,
+        appTicket: null,
       });
       expect(r.body.users.parked).toBe(5);
       expect(r.body.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(7200);
@@ -369,7 +370,7 @@ describe('audit API over HTTP on the real Postgres', () => {
       await waitFor('a badge_dirty notification', () => notes.some((n) => n.channel === 'badge_dirty'), 10_000, 20);
 
       const { body } = await api.call('/v1/badges/dave/history?limit=1');
-      expect(body.items[0]).toEqual({ at: expect.any(String), kind: 'resync', detail: 'operator resync through the audit API (was parked)' });
+      expect(body.items[0]).toEqual({ at: expect.any(String), kind: 'resync', detail: 'resync by AUDIT_API_TOKENS#2 (was parked)' });
       expect((await api.call('/v1/badges/dave')).body).toMatchObject({ status: 'pending', inSync: false });
     });
 
@@ -497,7 +498,8 @@ describe('audit API over HTTP on the real Postgres', () => {
     };
     for (const [name, op] of Object.entries(ops)) {
       expect({ name, security: op?.security }).toEqual({ name, security: [{ bearer: [] }] });
-      expect(Object.keys(op!.responses)).toEqual(expect.arrayContaining(['400', '401']));
+      expect(Object.keys(op!.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '429']));
+      expect((op!.responses['429'] as any).headers['Retry-After']).toBeDefined();
     }
     expect(ops.history!.parameters!.map((p: any) => p.name).sort()).toEqual(['cursor', 'limit', 'tenantKey', 'userId', 'userIdType']);
     expect((ops.resync!.responses['202'] as any).content['application/json'].schema.$ref).toBe('#/components/schemas/ResyncAcceptedView');

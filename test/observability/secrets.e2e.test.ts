@@ -6,7 +6,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
 import { APP_ID } from '../support/stack';
-import { scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
+import { freePort, scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
 
 jest.setTimeout(90_000);
 
@@ -254,6 +254,122 @@ describe('secrets never reach the logs', () => {
       for (const line of text.split('\n')) {
         for (const [what, value] of forbidden) if (line.includes(value)) leaks.push(`${what} in ${where}: ${line.split(value).join(`<${what}>`).slice(0, 500)}`);
       }
+    }
+    expect(leaks).toEqual([]);
+  });
+});
+
+/**
+ * A store app: the app_ticket arrives at the signed event callback (on its own port), is traded for an
+ * app_access_token and that for a tenant token per tenant; forged and replayed callbacks are refused. No line
+ * either process wrote may contain the app_ticket, the app_access_token, a tenant token, the encrypt key, the
+ * verification token or the app secret.
+ */
+describe('store-app secrets never reach the logs', () => {
+  const STORE_APP_ID = 'cli_store_secrets';
+  const storeSecret = secret('store-secret');
+  const encryptKey = secret('encrypt-key');
+  const verificationToken = secret('verification');
+  const auditToken = secret('audit-token');
+  const TENANTS = ['tenant_s1', 'tenant_s2'];
+  let db: TestDatabase;
+  let topic: string;
+  const processes: WatchedProcess[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('storesecrets');
+    topic = uniqueName('storesecrets');
+    await createTopic(topic, 2);
+  });
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await deleteTopics(topic, `${topic}.dlq`);
+    await db?.drop();
+  });
+
+  it('keeps the app_ticket, the app_access_token, tenant tokens, the encrypt key and the verification token out of every line', async () => {
+    const callbackPort = await freePort();
+    const emulator = await startWatchedEmulator('unused-custom-secret-0000', {
+      EMULATOR_STORE_APP_ID: STORE_APP_ID,
+      EMULATOR_STORE_APP_SECRET: storeSecret,
+      EMULATOR_VERIFICATION_TOKEN: verificationToken,
+      EMULATOR_ENCRYPT_KEY: encryptKey,
+      EMULATOR_EVENT_CALLBACK_URL: `http://127.0.0.1:${callbackPort}/feishu/events`,
+      EMULATOR_STORE_TENANT_KEYS: TENANTS.join(','),
+      EMULATOR_LOG_REQUESTS: 'true',
+    });
+    processes.push(emulator);
+    const service = await startWatchedService({
+      databaseUrl: db.url,
+      topic,
+      groupId: uniqueName('storesecrets'),
+      emulatorUrl: emulator.url,
+      appSecret: storeSecret,
+      auditTokens: [auditToken],
+      env: {
+        LOG_LEVEL: 'debug',
+        FEISHU_APP_TYPE: 'store',
+        FEISHU_APP_ID: STORE_APP_ID,
+        FEISHU_VERIFICATION_TOKEN: verificationToken,
+        FEISHU_ENCRYPT_KEY: encryptKey,
+        FEISHU_CALLBACK_PORT: String(callbackPort),
+        NODE_ENV: 'production',
+      },
+      track: processes,
+    });
+    const emu = async (path: string, body?: unknown) =>
+      (await (
+        await fetch(`${emulator.url}${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+      ).json()) as any;
+
+    const users = TENANTS.flatMap((t) => [0, 1, 2].map((i) => ({ tenant: t, user: `ou_ss_${t}_${i}` })));
+    await produce(topic, users.map((u, i) => ({ key: u.user, value: wire(event(u.user, 'approval', 1, counts(i + 1), { tenantKey: u.tenant })) })));
+    await waitFor(
+      'every tenant badge at the emulator',
+      async () => {
+        for (const [i, u] of users.entries()) if ((await emu(`/_emulator/badges/${u.user}?tenantKey=${u.tenant}`))?.pc?.web_app !== i + 1) return false;
+        return true;
+      },
+      30_000,
+      200,
+    );
+
+    // The tokens the service was issued: the emulator hands out the same ones while they are fresh.
+    const ticket = (await emu('/_emulator/app-ticket')).appTicket as string;
+    const appToken = (await emu('/open-apis/auth/v3/app_access_token', { app_id: STORE_APP_ID, app_secret: storeSecret, app_ticket: ticket })).app_access_token as string;
+    const tenantTokens = await Promise.all(TENANTS.map(async (tenant_key) => (await emu('/open-apis/auth/v3/tenant_access_token', { app_access_token: appToken, tenant_key })).tenant_access_token as string));
+    expect([ticket, appToken, ...tenantTokens].every((t) => typeof t === 'string' && t.length > 8)).toBe(true);
+
+    // Forged, unsigned and stale callbacks, refused (and logged).
+    const callback = `http://127.0.0.1:${callbackPort}/feishu/events`;
+    const forged = JSON.stringify({ encrypt: Buffer.from(`${ticket}${verificationToken}`).toString('base64') });
+    for (const headers of [
+      { 'x-lark-request-timestamp': String(Math.floor(Date.now() / 1000)), 'x-lark-request-nonce': 'n', 'x-lark-signature': 'f'.repeat(64) },
+      {},
+      { 'x-lark-request-timestamp': '1000000000', 'x-lark-request-nonce': 'n', 'x-lark-signature': 'a'.repeat(64) },
+    ]) {
+      const r = await fetch(callback, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: forged });
+      expect(r.status).toBe(403);
+    }
+    const stats = (await (await fetch(`${service.url}/v1/stats`, { headers: { authorization: `Bearer ${auditToken}` } })).json()) as any;
+    expect(stats.appTicket).toEqual({ received: true, receivedAt: expect.any(String) });
+    await service.stop();
+    await emulator.stop();
+
+    expect(service.output()).toContain('app_ticket received');
+    expect(service.output()).toContain('event callback refused');
+    const forbidden: [string, string][] = [
+      ['the app_ticket', ticket],
+      ['the app_access_token', appToken],
+      ...tenantTokens.map((t, i): [string, string] => [`tenant token of ${TENANTS[i]}`, t]),
+      ['FEISHU_ENCRYPT_KEY', encryptKey],
+      ['FEISHU_VERIFICATION_TOKEN', verificationToken],
+      ['FEISHU_APP_SECRET', storeSecret],
+      ['the audit token', auditToken],
+    ];
+    const leaks: string[] = [];
+    for (const [where, text] of [['service', service.output()], ['emulator', emulator.output()]] as const) {
+      for (const line of text.split('\n')) for (const [what, value] of forbidden) if (line.includes(value)) leaks.push(`${what} in ${where}: ${line.split(value).join(`<${what}>`).slice(0, 500)}`);
     }
     expect(leaks).toEqual([]);
   });

@@ -38,7 +38,7 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger: false, rawBody: true });
   app.enableShutdownHooks();
   await app.listen(config.http.port, '127.0.0.1');
   return app;

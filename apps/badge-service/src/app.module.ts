@@ -22,7 +22,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roles: (Type | DynamicModule)[] = [];
     if (config.roles.has('ingest')) roles.push(IngestModule);
-    if (config.roles.has('reconcile')) roles.push(ReconcileModule);
+    if (config.roles.has('reconcile')) roles.push(ReconcileModule.forRoot(config));
     if (config.roles.has('api')) roles.push(AuditModule.forRoot(config));
     return {
       module: AppModule,

@@ -15,6 +15,7 @@ export const REDACT_PATHS = [
   '*.app_ticket',
   '*.token',
   '*.apiTokens',
+  '*.sha256',
   'config',
 ];
 

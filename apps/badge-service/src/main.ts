@@ -20,7 +20,8 @@ function configOrExit(): AppConfig {
 
 async function main(): Promise<void> {
   const config = configOrExit();
-  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true });
+  // rawBody: the event callback's signature is over the bytes as received (FeishuCallbackController).
+  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true, rawBody: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   const doc = new DocumentBuilder()

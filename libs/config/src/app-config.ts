@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseAuditTokensFile, plainAuditTokens, ScopedAuditToken } from './audit-tokens';
 
 export const ROLES = ['ingest', 'reconcile', 'api'] as const;
 export type Role = (typeof ROLES)[number];
@@ -100,9 +101,6 @@ function readSecretFiles(raw: Record<string, string>, problems: string[]): Set<s
   return fromFile;
 }
 
-/** AUDIT_API_TOKENS_FILE text that is not a plain token list: JSON or YAML (scoped tokens). */
-const looksStructured = (text: string) => /^\s*[[{]/.test(text) || /^\s*(-\s|[A-Za-z_][\w-]*\s*:)/m.test(text);
-
 /** Reads a PEM file named by `name`; problems name the variable and never show the content. */
 function readPem(name: string, file: string | undefined, want: RegExp, what: string, problems: string[]): string | undefined {
   if (file === undefined) return undefined;
@@ -180,9 +178,13 @@ export const ENV_SCHEMA = z.object({
   FEISHU_ENCRYPT_KEY: z.string().min(1).optional(),
   FEISHU_RATE_LIMIT: int(1, 100000).default(50),
   FEISHU_TIMEOUT_MS: int(100, 120000).default(5000),
+  FEISHU_CALLBACK_PORT: int(1, 65535).optional(),
+  // Only `production` means anything: a store app there must have FEISHU_ENCRYPT_KEY (its callback is signed).
+  NODE_ENV: z.string().optional(),
   HTTP_PORT: int(0, 65535).default(3000),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
-  AUDIT_API_TOKENS: z.string().optional().transform((v) => (v === undefined ? [] : csv(v))),
+  AUDIT_API_TOKENS: z.string().optional(),
+  AUDIT_API_RATE_LIMIT: int(0, 10_000_000).default(12_000),
   BADGE_ROLES: z
     .string()
     .default('ingest,reconcile,api')
@@ -235,14 +237,12 @@ export interface AppConfig {
     encryptKey?: string;
     rateLimit: number;
     timeoutMs: number;
+    /** Serves the event callback on this port instead of HTTP_PORT. */
+    callbackPort?: number;
   };
   http: { port: number; host: string };
-  audit: {
-    apiTokens: string[];
-    retentionDays: number;
-    /** The raw text of AUDIT_API_TOKENS_FILE (one trailing newline trimmed), for the scoped-token parser. */
-    tokensFileText?: string;
-  };
+  /** `tokens` hold digests only; `rateLimitPerMinute` 0 is no limit. */
+  audit: { tokens: ScopedAuditToken[]; rateLimitPerMinute: number; retentionDays: number };
   roles: ReadonlySet<Role>;
   logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
   ingest: { maxBatch: number; maxSourcesPerUser: number; zeroSourceRetentionMs: number; crashAfterCommits?: number };
@@ -284,16 +284,10 @@ export function loadConfig(env: Env): AppConfig {
   const problems: string[] = [];
   // Kafka security and secret files
   const fromFile = readSecretFiles(raw, problems);
-  // PART C (scoped audit tokens) parses a JSON/YAML AUDIT_API_TOKENS_FILE from `audit.tokensFileText`; until then such
-  // a file is refused rather than read as one comma-separated token. A plain file holds tokens separated by commas or
-  // newlines.
+  // AUDIT_API_TOKENS_FILE was read like every secret file; its text may be a plain list or scoped tokens (JSON or
+  // YAML), which the scoped-token parser below tells apart.
   const tokensFileText = fromFile.has('AUDIT_API_TOKENS') ? raw.AUDIT_API_TOKENS : undefined;
-  if (tokensFileText !== undefined) {
-    if (looksStructured(tokensFileText)) {
-      delete raw.AUDIT_API_TOKENS;
-      problems.push('AUDIT_API_TOKENS_FILE: scoped tokens (JSON/YAML) are not supported yet; list plain tokens, one a line');
-    } else raw.AUDIT_API_TOKENS = tokensFileText.replace(/\r?\n/g, ',');
-  }
+  if (tokensFileText !== undefined) delete raw.AUDIT_API_TOKENS;
   const named = (v: string) => (fromFile.has(v) ? `${v} (from ${v}_FILE)` : v);
   // end of Kafka security and secret files
   const parsed = ENV_SCHEMA.safeParse(raw);
@@ -310,14 +304,17 @@ export function loadConfig(env: Env): AppConfig {
     if (!e.FEISHU_APP_ID && roles.has('reconcile')) problems.push('FEISHU_APP_ID: required by the reconcile role');
     if (!e.FEISHU_APP_SECRET && roles.has('reconcile')) problems.push('FEISHU_APP_SECRET: required by the reconcile role');
   }
-  if (roles.has('api') && e.AUDIT_API_TOKENS.length === 0) {
-    problems.push('AUDIT_API_TOKENS: required by the api role (comma-separated bearer tokens)');
-  }
-  if (e.AUDIT_API_TOKENS.some((t) => t.length < 16)) {
-    problems.push('AUDIT_API_TOKENS: each token must be at least 16 characters');
+  // Scoped audit tokens: AUDIT_API_TOKENS or AUDIT_API_TOKENS_FILE (libs/config/src/audit-tokens.ts).
+  const auditTokens = tokensFileText !== undefined ? parseAuditTokensFile(tokensFileText) : plainAuditTokens(e.AUDIT_API_TOKENS ?? '');
+  problems.push(...auditTokens.problems);
+  if (roles.has('api') && auditTokens.tokens.length === 0 && auditTokens.problems.length === 0) {
+    problems.push('AUDIT_API_TOKENS: required by the api role (comma-separated bearer tokens, or AUDIT_API_TOKENS_FILE)');
   }
   if (e.FEISHU_APP_TYPE === 'store' && roles.has('reconcile') && !e.FEISHU_VERIFICATION_TOKEN) {
     problems.push('FEISHU_VERIFICATION_TOKEN: required for store apps (checks the app_ticket callback)');
+  }
+  if (e.FEISHU_APP_TYPE === 'store' && roles.has('reconcile') && !e.FEISHU_ENCRYPT_KEY && e.NODE_ENV === 'production') {
+    problems.push('FEISHU_ENCRYPT_KEY: required for store apps when NODE_ENV=production (without it the event callback is unsigned)');
   }
   if (e.BACKOFF_MAX_MS < e.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS: must be at least BACKOFF_BASE_MS');
   // A push may take a request and one retry after a token refresh, and waits up to a second for its slot: a lease
@@ -349,9 +346,10 @@ export function loadConfig(env: Env): AppConfig {
       encryptKey: e.FEISHU_ENCRYPT_KEY,
       rateLimit: e.FEISHU_RATE_LIMIT,
       timeoutMs: e.FEISHU_TIMEOUT_MS,
+      callbackPort: e.FEISHU_CALLBACK_PORT,
     },
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
-    audit: { apiTokens: e.AUDIT_API_TOKENS, retentionDays: e.AUDIT_RETENTION_DAYS, tokensFileText },
+    audit: { tokens: auditTokens.tokens, rateLimitPerMinute: e.AUDIT_API_RATE_LIMIT, retentionDays: e.AUDIT_RETENTION_DAYS },
     roles,
     logLevel: e.LOG_LEVEL,
     ingest: {

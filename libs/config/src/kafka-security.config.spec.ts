@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -119,8 +120,8 @@ describe('secrets from files (<NAME>_FILE)', () => {
     expect(c.feishu.appSecret).toBe('app-secret-from-file');
     expect(c.feishu.verificationToken).toBe('verification-token');
     expect(c.feishu.encryptKey).toBe(' encrypt key with spaces \n');
-    expect(c.audit.apiTokens).toEqual(['first-token-0123456789', 'second-token-0123456789', 'third-token-0123456789']);
-    expect(c.audit.tokensFileText).toBe('first-token-0123456789\nsecond-token-0123456789,third-token-0123456789');
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    expect(c.audit.tokens.map((t) => t.sha256)).toEqual(['first-token-0123456789', 'second-token-0123456789', 'third-token-0123456789'].map(sha));
     expect(c.kafka.sasl?.password).toBe(PASSWORD);
     expect(c.database.url).toBe('postgres://u:p@db.internal:5432/badges?sslmode=verify-full');
   });
@@ -161,12 +162,12 @@ describe('secrets from files (<NAME>_FILE)', () => {
     expect(r.message).not.toContain('hunter2-password');
   });
 
-  it('keeps a scoped (JSON/YAML) AUDIT_API_TOKENS_FILE as text for its parser and refuses it until then', () => {
-    const yaml = '- name: ops\n  token: ops-token-0123456789abcdef\n  scopes: [read]\n';
-    const r = refused({ ...base, AUDIT_API_TOKENS: undefined as never, AUDIT_API_TOKENS_FILE: file('tokens.yaml', yaml) });
-    expect(r.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^AUDIT_API_TOKENS_FILE: scoped tokens \(JSON\/YAML\) are not supported yet/)]));
-    expect(r.message).not.toContain('ops-token-0123456789abcdef');
-    const json = refused({ ...base, AUDIT_API_TOKENS: undefined as never, AUDIT_API_TOKENS_FILE: file('tokens.json', '[{"name":"ops"}]') });
-    expect(json.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^AUDIT_API_TOKENS_FILE: scoped tokens/)]));
+  it('reads a scoped (JSON/YAML) AUDIT_API_TOKENS_FILE through the _FILE mechanism, and names a bad entry without its token', () => {
+    const yaml = '- name: ops\n  token: ops-token-0123456789abcdef\n  scopes: [read]\n  tenants: ["*"]\n';
+    const c = loadConfig({ ...base, AUDIT_API_TOKENS: undefined as never, AUDIT_API_TOKENS_FILE: file('tokens.yaml', yaml) });
+    expect(c.audit.tokens.map((t) => [t.name, t.scopes])).toEqual([['ops', ['read']]]);
+    const bad = refused({ ...base, AUDIT_API_TOKENS: undefined as never, AUDIT_API_TOKENS_FILE: file('tokens.json', '[{"name":"ops","token":"ops-token-0123456789abcdef"}]') });
+    expect(bad.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^AUDIT_API_TOKENS_FILE/)]));
+    expect(bad.message).not.toContain('ops-token-0123456789abcdef');
   });
 });

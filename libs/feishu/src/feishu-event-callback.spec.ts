@@ -1,6 +1,6 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { decodeEventCallback, decryptEventBody } from './feishu-event-callback';
+import { decodeEventCallback, decryptEventBody, SIGNATURE_MAX_SKEW_MS, verifyEventSignature } from './feishu-event-callback';
 
 const TOKEN = 'verification-token-123';
 const KEY = 'encrypt-key-456';
@@ -34,24 +34,32 @@ describe('decodeEventCallback', () => {
   });
 
   it('decodes a v1 app_ticket event', () => {
-    expect(decodeEventCallback(ticketV1(), plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-abc' });
+    expect(decodeEventCallback(ticketV1(), plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-abc', eventId: 'b6e9a4c0', createdAtMs: 1502199207717 });
   });
 
   it('decodes a v2 app_ticket event', () => {
-    expect(decodeEventCallback(ticketV2(), plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2' });
+    expect(decodeEventCallback(ticketV2(), plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2', eventId: 'e1', createdAtMs: 1608725989000 });
   });
 
   it('takes the v2 app id from the event when the header lacks it', () => {
     const body = ticketV2();
     const { app_id: _dropped, ...header } = body.header;
-    expect(decodeEventCallback({ ...body, header }, plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2' });
+    expect(decodeEventCallback({ ...body, header }, plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2', eventId: 'e1', createdAtMs: 1608725989000 });
   });
 
   it.each([
-    ['v1', { ...ticketV1(), event: { type: 'app_open', app_id: 'cli_xxx' } }, 'app_open'],
-    ['v2', { ...ticketV2(), header: { ...ticketV2().header, event_type: 'im.message.receive_v1' } }, 'im.message.receive_v1'],
-  ])('ignores other %s events', (_schema, body, eventType) => {
-    expect(decodeEventCallback(body, plainOpts)).toEqual({ kind: 'ignored', eventType });
+    ['v1', { ...ticketV1(), event: { type: 'app_open', app_id: 'cli_xxx' } }, 'app_open', { eventId: 'b6e9a4c0', createdAtMs: 1502199207717 }],
+    ['v2', { ...ticketV2(), header: { ...ticketV2().header, event_type: 'im.message.receive_v1' } }, 'im.message.receive_v1', { eventId: 'e1', createdAtMs: 1608725989000 }],
+  ])('ignores other %s events, keeping their id and time', (_schema, body, eventType, meta) => {
+    expect(decodeEventCallback(body, plainOpts)).toEqual({ kind: 'ignored', eventType, ...meta });
+  });
+
+  it.each([
+    ['no id and no time', { uuid: undefined, ts: undefined }, {}],
+    ['an over-long id', { uuid: 'x'.repeat(129) }, { createdAtMs: 1502199207717 }],
+    ['a time that is not a number', { ts: 'yesterday' }, { eventId: 'b6e9a4c0' }],
+  ])('leaves out what is unusable of the event id and time: %s', (_name, patch, meta) => {
+    expect(decodeEventCallback({ ...ticketV1(), ...patch }, plainOpts)).toEqual({ kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-abc', ...meta });
   });
 
   it('accepts the body as text or bytes', () => {
@@ -100,8 +108,8 @@ describe('decodeEventCallback', () => {
 
     it.each([
       ['challenge', challenge(), { kind: 'challenge', challenge: 'ajls384kdjx98XX' }],
-      ['v1 app_ticket', ticketV1(), { kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-abc' }],
-      ['v2 app_ticket', ticketV2(), { kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2' }],
+      ['v1 app_ticket', ticketV1(), { kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-abc', eventId: 'b6e9a4c0', createdAtMs: 1502199207717 }],
+      ['v2 app_ticket', ticketV2(), { kind: 'app_ticket', appId: 'cli_xxx', ticket: 'ticket-v2', eventId: 'e1', createdAtMs: 1608725989000 }],
     ])('round-trips a %s', (_name, body, expected) => {
       expect(decodeEventCallback({ encrypt: encrypt(JSON.stringify(body), KEY) }, opts)).toEqual(expected);
     });
@@ -136,7 +144,7 @@ describe('decodeEventCallback', () => {
       fc.assert(
         fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (key, appId, ticket) => {
           const body = { ...ticketV1(), event: { type: 'app_ticket', app_id: appId, app_ticket: ticket } };
-          expect(decodeEventCallback({ encrypt: encrypt(JSON.stringify(body), key) }, { verificationToken: TOKEN, encryptKey: key })).toEqual({ kind: 'app_ticket', appId, ticket });
+          expect(decodeEventCallback({ encrypt: encrypt(JSON.stringify(body), key) }, { verificationToken: TOKEN, encryptKey: key })).toEqual({ kind: 'app_ticket', appId, ticket, eventId: 'b6e9a4c0', createdAtMs: 1502199207717 });
         }),
       );
     });
@@ -167,5 +175,76 @@ describe('decryptEventBody', () => {
         expect(decryptEventBody(encrypted, key)).toBe(plaintext);
       }),
     );
+  });
+});
+
+describe('verifyEventSignature', () => {
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  const ts = String(now / 1000);
+  const body = Buffer.from(JSON.stringify({ encrypt: 'AAAA' }));
+  const sign = (timestamp: string, nonce: string, key: string, raw: Buffer) => createHash('sha256').update(timestamp + nonce + key).update(raw).digest('hex');
+  const req = (over: Partial<{ timestamp: string; nonce: string; signature: string; rawBody: Buffer }> = {}) => ({
+    timestamp: ts,
+    nonce: 'n0nce',
+    signature: sign(ts, 'n0nce', KEY, body),
+    rawBody: body,
+    ...over,
+  });
+
+  it('accepts the signature Feishu computes: sha256 hex of timestamp + nonce + encrypt key + raw body', () => {
+    expect(verifyEventSignature(req(), KEY, now)).toBe('ok');
+    expect(verifyEventSignature(req({ signature: sign(ts, 'n0nce', KEY, body).toUpperCase() }), KEY, now)).toBe('ok');
+  });
+
+  it("matches the emulator's signing of a real body with multi-byte characters", () => {
+    const raw = Buffer.from('{"encrypt":"é€𝄞"}', 'utf8');
+    expect(verifyEventSignature(req({ rawBody: raw, signature: createHash('sha256').update(ts + 'n0nce' + KEY + raw.toString('utf8')).digest('hex') }), KEY, now)).toBe('ok');
+  });
+
+  it.each([
+    ['another key', { signature: sign(ts, 'n0nce', 'other-key', body) }],
+    ['another nonce', { nonce: 'other' }],
+    ['another timestamp', { timestamp: String(now / 1000 + 1) }],
+    ['a body re-serialised with a space', { rawBody: Buffer.from('{"encrypt": "AAAA"}') }],
+    ['a truncated signature', { signature: sign(ts, 'n0nce', KEY, body).slice(0, 63) }],
+    ['garbage', { signature: 'not-hex' }],
+  ])('refuses %s', (_name, over) => {
+    expect(verifyEventSignature(req(over), KEY, now)).toBe('bad_signature');
+  });
+
+  it.each([
+    ['no signature', { signature: '' }],
+    ['no timestamp', { timestamp: '' }],
+  ])('calls a request with %s unsigned', (_name, over) => {
+    expect(verifyEventSignature(req(over), KEY, now)).toBe('unsigned');
+  });
+
+  it('refuses a correctly signed request more than 5 minutes off, either way', () => {
+    for (const offsetS of [-301, 301, -86400]) {
+      const t = String(now / 1000 + offsetS);
+      expect({ offsetS, verdict: verifyEventSignature(req({ timestamp: t, signature: sign(t, 'n0nce', KEY, body) }), KEY, now) }).toEqual({ offsetS, verdict: 'stale_timestamp' });
+    }
+    for (const offsetS of [-300, 0, 300]) {
+      const t = String(now / 1000 + offsetS);
+      expect({ offsetS, verdict: verifyEventSignature(req({ timestamp: t, signature: sign(t, 'n0nce', KEY, body) }), KEY, now) }).toEqual({ offsetS, verdict: 'ok' });
+    }
+    expect(SIGNATURE_MAX_SKEW_MS).toBe(300_000);
+    const odd = '1764590400.5';
+    expect(verifyEventSignature(req({ timestamp: odd, signature: sign(odd, 'n0nce', KEY, body) }), KEY, now)).toBe('stale_timestamp');
+  });
+
+  it('compares in constant time: sha256 digests of equal length, whatever the header', () => {
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const spy = jest.spyOn(crypto, 'timingSafeEqual');
+    try {
+      for (const signature of ['x', sign(ts, 'n0nce', KEY, body), 'y'.repeat(500)]) {
+        spy.mockClear();
+        verifyEventSignature(req({ signature }), KEY, now);
+        expect(spy).toHaveBeenCalledTimes(1);
+        expect(spy.mock.calls[0].map((b) => (b as Buffer).length)).toEqual([32, 32]);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

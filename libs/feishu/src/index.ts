@@ -15,5 +15,5 @@ export type { BadgeClassification, BadgeOutcome } from './classify-badge-respons
 export { BADGE_OUTCOMES, classifyBadgeResponse, parseLatestVersion, retryAfterMs } from './classify-badge-response';
 export type { ClientBadgeNum, FeishuBadgeClientOptions, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult, UserIdType } from './feishu-badge.client';
 export { FeishuBadgeClient } from './feishu-badge.client';
-export type { EventCallback, EventCallbackOptions, EventCallbackRejection } from './feishu-event-callback';
-export { decodeEventCallback, decryptEventBody } from './feishu-event-callback';
+export type { EventCallback, EventCallbackOptions, EventCallbackRejection, EventMeta, SignatureVerdict, SignedRequest } from './feishu-event-callback';
+export { decodeEventCallback, decryptEventBody, SIGNATURE_MAX_SKEW_MS, verifyEventSignature } from './feishu-event-callback';

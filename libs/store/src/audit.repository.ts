@@ -76,6 +76,17 @@ export const LIST_BY_STATUS_AFTER_SQL = `
   WHERE status = $1 AND (tenant_key, user_id_type, user_id) > ($3, $4, $5)
   ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
 
+/** Tenant-restricted tokens (a list of tenant keys as $N::text[]) read through these variants of the lists and
+ * totals below: the same index order, with tenant_key bound to the token's tenants. */
+export const LIST_BY_STATUS_IN_TENANTS_FIRST_PAGE_SQL = `
+  SELECT ${LIST_COLUMNS} FROM badge_state WHERE status = $1 AND tenant_key = ANY($3::text[])
+  ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
+
+export const LIST_BY_STATUS_IN_TENANTS_AFTER_SQL = `
+  SELECT ${LIST_COLUMNS} FROM badge_state
+  WHERE status = $1 AND tenant_key = ANY($6::text[]) AND (tenant_key, user_id_type, user_id) > ($3, $4, $5)
+  ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
+
 /** Per-status counts: one pass over the status index (index-only when the visibility map is fresh). */
 export const COUNT_BY_STATUS_SQL = `
   SELECT count(*) FILTER (WHERE status = 'pending')::int     AS pending,
@@ -85,6 +96,8 @@ export const COUNT_BY_STATUS_SQL = `
          count(*)::int                                       AS total
   FROM badge_state`;
 
+export const COUNT_BY_STATUS_IN_TENANTS_SQL = `${COUNT_BY_STATUS_SQL} WHERE tenant_key = ANY($1::text[])`;
+
 /** The reconciler's backlog through the partial index badge_state_dirty: parked users wait for an operator, not
  * for the reconciler, so they are counted under `parked` and not here (as the badge_dirty_users gauge does). */
 export const BACKLOG_SUMMARY_SQL = `
@@ -92,11 +105,22 @@ export const BACKLOG_SUMMARY_SQL = `
          extract(epoch FROM clock_timestamp() - min(desired_changed_at))::float8 AS oldest_age_seconds
   FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
 
+export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
+
 /** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
 export const PUSHES_SINCE_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
   WHERE kind = 'push' AND at >= now() - $1 * interval '1 second'
   GROUP BY outcome, code`;
+
+export const PUSHES_SINCE_IN_TENANTS_SQL = `
+  SELECT outcome, code, count(*)::int AS n FROM badge_audit
+  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
+  GROUP BY outcome, code`;
+
+/** The store app's app_ticket as the callback stored it (the api role may not hold it in memory). */
+export const APP_TICKET_RECEIVED_SQL = `
+  SELECT received_at FROM feishu_app_ticket WHERE ($1::text = '' OR app_id = $1) ORDER BY received_at DESC LIMIT 1`;
 
 /** Operator resync: the reconciler pushes both sides now (force_full) or, while a push is in flight, right after
  * it; a parked user is un-parked. `before`
@@ -248,24 +272,36 @@ export class AuditRepository {
     return (await pool.query({ name, text, values })).rows as T[];
   }
 
-  /** Up to `limit` users with the status, in key order, strictly after `after`. */
-  listByStatus(status: BadgeStatus, limit: number, after?: UserKey): Promise<StatusListRow[]> {
+  /** Up to `limit` users with the status, in key order, strictly after `after`; only `tenants` unless null. */
+  listByStatus(status: BadgeStatus, limit: number, after?: UserKey, tenants: readonly string[] | null = null): Promise<StatusListRow[]> {
+    if (tenants !== null) {
+      return after
+        ? this.ds.query(LIST_BY_STATUS_IN_TENANTS_AFTER_SQL, [status, limit, ...keyParams(after), tenants])
+        : this.ds.query(LIST_BY_STATUS_IN_TENANTS_FIRST_PAGE_SQL, [status, limit, tenants]);
+    }
     return after
       ? this.ds.query(LIST_BY_STATUS_AFTER_SQL, [status, limit, ...keyParams(after)])
       : this.ds.query(LIST_BY_STATUS_FIRST_PAGE_SQL, [status, limit]);
   }
 
-  async countByStatus(): Promise<StatusCounts> {
-    return (await this.ds.query(COUNT_BY_STATUS_SQL))[0];
+  async countByStatus(tenants: readonly string[] | null = null): Promise<StatusCounts> {
+    return (tenants === null ? await this.ds.query(COUNT_BY_STATUS_SQL) : await this.ds.query(COUNT_BY_STATUS_IN_TENANTS_SQL, [tenants]))[0];
   }
 
-  async dirtySummary(): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
-    const [row]: { dirty: number; oldest_age_seconds: number | null }[] = await this.ds.query(BACKLOG_SUMMARY_SQL);
+  async dirtySummary(tenants: readonly string[] | null = null): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
+    const [row]: { dirty: number; oldest_age_seconds: number | null }[] =
+      tenants === null ? await this.ds.query(BACKLOG_SUMMARY_SQL) : await this.ds.query(BACKLOG_SUMMARY_IN_TENANTS_SQL, [tenants]);
     return { dirty: row.dirty, oldestAgeSeconds: row.oldest_age_seconds };
   }
 
-  pushesSince(seconds: number): Promise<PushCount[]> {
-    return this.ds.query(PUSHES_SINCE_SQL, [seconds]);
+  pushesSince(seconds: number, tenants: readonly string[] | null = null): Promise<PushCount[]> {
+    return tenants === null ? this.ds.query(PUSHES_SINCE_SQL, [seconds]) : this.ds.query(PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+  }
+
+  /** When the store app's current app_ticket was stored; null when none has arrived. */
+  async appTicketReceivedAt(appId: string): Promise<Date | null> {
+    const [row]: { received_at: Date }[] = await this.ds.query(APP_TICKET_RECEIVED_SQL, [appId]);
+    return row?.received_at ?? null;
   }
 
   /** Marks the user for a full push now and wakes the reconcilers (the notification is sent at commit). */

@@ -1,7 +1,9 @@
-import { applyDecorators, BadRequestException, Injectable, PipeTransform, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { applyDecorators, BadRequestException, createParamDecorator, ExecutionContext, Injectable, PipeTransform, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { AuditScope } from '@badges/config';
 import { ApiErrorView } from './audit-responses.dto';
-import { AuditTokenGuard } from './audit-token.guard';
+import { AuditThrottlerGuard } from './audit-throttler.guard';
+import { AuditRequest, AuditTokenGuard, principalOf, RequireScope } from './audit-token.guard';
 
 /**
  * Validation scoped to the audit API (not global, so it cannot change how another role's endpoints read their
@@ -21,11 +23,25 @@ export const AuditApi = () =>
   applyDecorators(
     ApiTags('audit'),
     ApiBearerAuth(),
-    UseGuards(AuditTokenGuard),
+    // In this order: the throttle counts a token's requests, so the token must be known first.
+    UseGuards(AuditTokenGuard, AuditThrottlerGuard),
     UsePipes(auditValidationPipe()),
     ApiUnauthorizedResponse({ type: ApiErrorView, description: 'Missing, malformed or unknown bearer token' }),
+    ApiForbiddenResponse({ type: ApiErrorView, description: "The token lacks the route's scope (read for every GET)" }),
+    ApiTooManyRequestsResponse({
+      type: ApiErrorView,
+      description: 'The token went over AUDIT_API_RATE_LIMIT requests per minute',
+      headers: { 'Retry-After': { description: 'Seconds until the token may call again', schema: { type: 'integer' } } },
+    }),
     ApiBadRequestResponse({ type: ApiErrorView, description: 'Invalid parameters; message lists every reason' }),
   );
+
+/** A route needing a scope other than read; documented on the route. */
+export const AuditScoped = (scope: AuditScope) =>
+  applyDecorators(RequireScope(scope), ApiForbiddenResponse({ type: ApiErrorView, description: `The token lacks the ${scope} scope` }));
+
+/** The caller's token: name, scopes, tenants (set by AuditTokenGuard). */
+export const Principal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => principalOf(ctx.switchToHttp().getRequest<AuditRequest>()));
 
 /** For routes without parameters: class-validator refuses a class without rules, so unknown ones are refused here. */
 @Injectable()

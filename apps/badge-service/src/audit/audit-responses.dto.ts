@@ -133,6 +133,13 @@ export class ConsumerLagView {
   @ApiProperty({ format: 'date-time' }) measuredAt!: string;
 }
 
+export class AppTicketView {
+  @ApiProperty({ description: 'An app_ticket has arrived at the event callback (without one no tenant token can be had)' })
+  received!: boolean;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When the current one was stored' })
+  receivedAt!: string | null;
+}
+
 export class StatsView {
   @ApiProperty({ type: UsersByStatusView }) users!: UsersByStatusView;
   @ApiProperty({ description: 'Users whose desired badge is not yet at Feishu (parked ones excluded: see users.parked)' })
@@ -140,8 +147,14 @@ export class StatsView {
   @ApiProperty({ type: Number, nullable: true, description: 'Age of the oldest desired change not yet at Feishu' })
   oldestPendingAgeSeconds!: number | null;
   @ApiProperty({ type: PushesView, description: 'Push attempts in the last hour' }) pushesLastHour!: PushesView;
-  @ApiProperty({ type: ConsumerLagView, nullable: true, description: 'null when this process does not run ingest or has not measured yet' })
+  @ApiProperty({
+    type: ConsumerLagView,
+    nullable: true,
+    description: 'null when this process does not run ingest or has not measured yet, and for a token restricted to some tenants',
+  })
   consumerLag!: ConsumerLagView | null;
+  @ApiProperty({ type: AppTicketView, nullable: true, description: 'Store apps: the app_ticket from the event callback; null for a custom app' })
+  appTicket!: AppTicketView | null;
 }
 
 export class ResyncAcceptedView {

@@ -1,17 +1,20 @@
+import { loadConfig } from '@badges/config';
 import { AuditRepository, PushCount, StatusCounts } from '@badges/store';
 import { AuditStatsService } from './audit-stats.service';
+import { AuditPrincipal } from './audit-token.guard';
 import { ConsumerLagSource } from './consumer-lag';
 
 /** A repository fake that fails on anything the test did not set up. */
 function repository(pushes: PushCount[], oldestAgeSeconds: number | null): AuditRepository {
   const users: StatusCounts = { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 };
   const known = {
-    countByStatus: async () => users,
+    countByStatus: async (tenants: string[] | null) => (tenants === null ? users : { ...users, total: tenants.length }),
     dirtySummary: async () => ({ dirty: 3, oldestAgeSeconds }),
     pushesSince: async (seconds: number) => {
       expect(seconds).toBe(3600);
       return pushes;
     },
+    appTicketReceivedAt: async (appId: string) => (appId === 'cli_store' ? new Date('2026-11-24T07:00:00Z') : null),
   };
   return new Proxy(known, {
     get: (t, p) => {
@@ -21,6 +24,10 @@ function repository(pushes: PushCount[], oldestAgeSeconds: number | null): Audit
     },
   }) as unknown as AuditRepository;
 }
+
+const custom = loadConfig({ BADGE_ROLES: 'ingest' });
+const everyTenant: AuditPrincipal = { name: 'ops', scopes: new Set(['read']), tenants: null };
+const tenantA: AuditPrincipal = { name: 'a-only', scopes: new Set(['read']), tenants: new Set(['tenant_a']) };
 
 describe('AuditStatsService', () => {
   it('folds push counts by outcome and by Feishu code, leaving code-less attempts out of byCode', async () => {
@@ -34,20 +41,22 @@ describe('AuditStatsService', () => {
         ],
         12.34567,
       ),
+      custom,
     );
-    expect(await sut.stats()).toEqual({
+    expect(await sut.stats(everyTenant)).toEqual({
       users: { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 },
       dirty: 3,
       oldestPendingAgeSeconds: 12.346,
       pushesLastHour: { byOutcome: { applied: 7, transient: 3, version_conflict: 3 }, byCode: { '0': 7, '99991400': 1, '213001': 3 } },
       consumerLag: null,
+      appTicket: null,
     });
   });
 
   it('reports consumer lag per partition and in total when this process consumes', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5, '1': 0, '2': 12 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
-    const sut = new AuditStatsService(repository([], null), lag);
-    expect(await sut.stats()).toMatchObject({
+    const sut = new AuditStatsService(repository([], null), custom, lag);
+    expect(await sut.stats(everyTenant)).toMatchObject({
       oldestPendingAgeSeconds: null,
       consumerLag: { partitions: { '0': 5, '1': 0, '2': 12 }, total: 17, measuredAt: '2026-11-24T08:00:00.000Z' },
     });
@@ -55,6 +64,20 @@ describe('AuditStatsService', () => {
 
   it('reports no lag before the first measurement', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: {}, lagMeasuredAt: null }) };
-    expect((await new AuditStatsService(repository([], null), lag).stats()).consumerLag).toBeNull();
+    expect((await new AuditStatsService(repository([], null), custom, lag).stats(everyTenant)).consumerLag).toBeNull();
+  });
+
+  it("counts a tenant-restricted token's tenants only, and shows it no consumer lag (every tenant's messages mixed)", async () => {
+    const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
+    const stats = await new AuditStatsService(repository([], null), custom, lag).stats(tenantA);
+    expect(stats.users.total).toBe(1);
+    expect(stats.consumerLag).toBeNull();
+  });
+
+  it('reports the app_ticket of a store app (a stats field, not a readiness failure)', async () => {
+    const store = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_store' });
+    expect((await new AuditStatsService(repository([], null), store).stats(everyTenant)).appTicket).toEqual({ received: true, receivedAt: '2026-11-24T07:00:00.000Z' });
+    const other = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_other' });
+    expect((await new AuditStatsService(repository([], null), other).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
   });
 });

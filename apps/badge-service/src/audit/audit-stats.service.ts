@@ -1,7 +1,10 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@badges/config';
 import { AuditRepository } from '@badges/store';
 import { AUDIT } from './audit.constants';
-import { ConsumerLagView, PushesView, StatsView } from './audit-responses.dto';
+import { AppTicketView, ConsumerLagView, PushesView, StatsView } from './audit-responses.dto';
+import type { AuditPrincipal } from './audit-token.guard';
+import { tenantsOf } from './badge-audit.service';
 import { CONSUMER_LAG, ConsumerLagSource } from './consumer-lag';
 
 /** Deployment-wide totals for operators; each figure comes from an index, none from a scan of the audit trail. */
@@ -9,14 +12,18 @@ import { CONSUMER_LAG, ConsumerLagSource } from './consumer-lag';
 export class AuditStatsService {
   constructor(
     private readonly repository: AuditRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() @Inject(CONSUMER_LAG) private readonly lag?: ConsumerLagSource,
   ) {}
 
-  async stats(): Promise<StatsView> {
-    const [users, dirty, pushes] = await Promise.all([
-      this.repository.countByStatus(),
-      this.repository.dirtySummary(),
-      this.repository.pushesSince(AUDIT.pushWindowSeconds),
+  /** Totals of the tenants the token may see; consumer lag (all tenants mixed) only for a token that sees them all. */
+  async stats(principal: AuditPrincipal): Promise<StatsView> {
+    const tenants = tenantsOf(principal);
+    const [users, dirty, pushes, appTicket] = await Promise.all([
+      this.repository.countByStatus(tenants),
+      this.repository.dirtySummary(tenants),
+      this.repository.pushesSince(AUDIT.pushWindowSeconds, tenants),
+      this.appTicket(),
     ]);
     const pushesLastHour: PushesView = { byOutcome: {}, byCode: {} };
     for (const p of pushes) {
@@ -29,8 +36,16 @@ export class AuditStatsService {
       dirty: dirty.dirty,
       oldestPendingAgeSeconds: dirty.oldestAgeSeconds === null ? null : Math.max(0, Math.round(dirty.oldestAgeSeconds * 1000) / 1000),
       pushesLastHour,
-      consumerLag: this.consumerLag(),
+      consumerLag: tenants === null ? this.consumerLag() : null,
+      appTicket,
     };
+  }
+
+  /** Store apps: a missing app_ticket stops every push, yet is no readiness failure (the callback must stay routable). */
+  private async appTicket(): Promise<AppTicketView | null> {
+    if (this.config.feishu.appType !== 'store') return null;
+    const at = await this.repository.appTicketReceivedAt(this.config.feishu.appId);
+    return { received: at !== null, receivedAt: at === null ? null : at.toISOString() };
   }
 
   private consumerLag(): ConsumerLagView | null {

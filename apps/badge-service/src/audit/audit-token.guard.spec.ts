@@ -1,13 +1,14 @@
 import crypto from 'node:crypto';
-import { ExecutionContext, UnauthorizedException } from '@nestjs/common';
-import { loadConfig } from '@badges/config';
-import { AuditTokenGuard, BearerTokens } from './audit-token.guard';
+import { ExecutionContext, ForbiddenException, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { loadConfig, parseAuditTokensFile, plainAuditTokens } from '@badges/config';
+import { AUDIT_PRINCIPAL, AuditTokenGuard, BearerTokens } from './audit-token.guard';
 
 const A = 'token-aaaaaaaaaaaaaaaaaaaa';
 const B = 'token-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 
 describe('BearerTokens', () => {
-  const sut = new BearerTokens([A, B]);
+  const sut = new BearerTokens(plainAuditTokens(`${A},${B}`).tokens);
   afterEach(() => jest.restoreAllMocks());
 
   it.each([
@@ -29,7 +30,12 @@ describe('BearerTokens', () => {
     [`Bearer ${A} ${B}`, 'invalid'],
     ['Bearer x', 'invalid'],
   ])('%j → %s', (header, verdict) => {
-    expect(sut.verify(header)).toBe(verdict);
+    expect(sut.verify(header).verdict).toBe(verdict);
+  });
+
+  it('names the token that matched', () => {
+    expect(sut.verify(`Bearer ${B}`).principal?.name).toBe('AUDIT_API_TOKENS#2');
+    expect(sut.verify('Bearer x').principal).toBeUndefined();
   });
 
   it('compares fixed-length digests against every token, whichever matches and whatever the length', () => {
@@ -46,27 +52,43 @@ describe('BearerTokens', () => {
   });
 
   it('accepts nothing when no token is configured', () => {
-    expect(new BearerTokens([]).verify(`Bearer ${A}`)).toBe('invalid');
+    expect(new BearerTokens([]).verify(`Bearer ${A}`).verdict).toBe('invalid');
   });
 });
 
 describe('AuditTokenGuard', () => {
   const config = loadConfig({ BADGE_ROLES: 'api', AUDIT_API_TOKENS: `${A},${B}` });
-  const sut = new AuditTokenGuard(config);
+  /** Reflector answering the route's scope: undefined (read) unless the test says. */
+  const reflector = (scope?: string) => ({ getAllAndOverride: () => scope }) as unknown as Reflector;
+  const sut = new AuditTokenGuard(config, reflector());
 
   function context(authorization?: string) {
     const headers: Record<string, string> = {};
+    const req: Record<string | symbol, unknown> = { headers: authorization === undefined ? {} : { authorization } };
     const ctx = {
+      getHandler: () => undefined,
+      getClass: () => undefined,
       switchToHttp: () => ({
-        getRequest: () => ({ headers: authorization === undefined ? {} : { authorization } }),
+        getRequest: () => req,
         getResponse: () => ({ setHeader: (k: string, v: string) => (headers[k] = v) }),
       }),
     } as unknown as ExecutionContext;
-    return { ctx, headers };
+    return { ctx, headers, req };
   }
 
-  it('lets a configured token through', () => {
-    expect(sut.canActivate(context(`Bearer ${B}`).ctx)).toBe(true);
+  it('lets a configured token through and leaves its name on the request', () => {
+    const { ctx, req } = context(`Bearer ${B}`);
+    expect(sut.canActivate(ctx)).toBe(true);
+    expect((req[AUDIT_PRINCIPAL] as { name: string }).name).toBe('AUDIT_API_TOKENS#2');
+  });
+
+  it('answers 403 to a known token without the scope of the route', () => {
+    const file = `- { name: ro, token: ${A}, scopes: [read], tenants: ["*"] }\n- { name: rw, token: ${B}, scopes: [read, resync], tenants: ["*"] }`;
+    const scoped = { ...config, audit: { ...config.audit, tokens: parseAuditTokensFile(file).tokens } };
+    const resyncRoute = new AuditTokenGuard(scoped, reflector('resync'));
+    expect(() => resyncRoute.canActivate(context(`Bearer ${A}`).ctx)).toThrow(ForbiddenException);
+    expect(resyncRoute.canActivate(context(`Bearer ${B}`).ctx)).toBe(true);
+    expect(new AuditTokenGuard(scoped, reflector()).canActivate(context(`Bearer ${A}`).ctx)).toBe(true);
   });
 
   it.each([

@@ -1,5 +1,6 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { APP_CONFIG, AppConfig, AuditScope, ScopedAuditToken } from '@badges/config';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 
@@ -13,50 +14,85 @@ const REASONS: Record<Exclude<BearerVerdict, 'ok'>, string> = {
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
+/** Who called: the token's name, what it may do and which tenants it may see. */
+export interface AuditPrincipal {
+  readonly name: string;
+  readonly scopes: ReadonlySet<AuditScope>;
+  /** null: every tenant. */
+  readonly tenants: ReadonlySet<string> | null;
+}
+
+/** Where the guard leaves the principal on the request. */
+export const AUDIT_PRINCIPAL = Symbol('auditPrincipal');
+export type AuditRequest = Request & { [AUDIT_PRINCIPAL]?: AuditPrincipal };
+
+export function principalOf(req: AuditRequest): AuditPrincipal {
+  const p = req[AUDIT_PRINCIPAL];
+  if (!p) throw new Error('no audit principal on the request: AuditTokenGuard did not run');
+  return p;
+}
+
+export function principal(t: ScopedAuditToken): AuditPrincipal {
+  return { name: t.name, scopes: new Set(t.scopes), tenants: t.tenants === '*' ? null : new Set(t.tenants) };
+}
+
 /**
- * Checks an Authorization header against the configured tokens. Both sides are hashed first so every comparison
- * is of 32 bytes (the length of a token does not leak), and every token is compared (which one matched does not
- * leak either).
+ * Checks an Authorization header against the configured tokens' digests. The candidate is hashed so every
+ * comparison is of 32 bytes (the length of a token does not leak), and every token is compared (which one matched
+ * does not leak either).
  */
 export class BearerTokens {
-  private readonly digests: Buffer[];
+  private readonly entries: { digest: Buffer; principal: AuditPrincipal }[];
 
-  constructor(tokens: readonly string[]) {
-    this.digests = tokens.map(sha256);
+  constructor(tokens: readonly ScopedAuditToken[]) {
+    this.entries = tokens.map((t) => ({ digest: Buffer.from(t.sha256, 'hex'), principal: principal(t) }));
   }
 
-  verify(header: string | undefined): BearerVerdict {
+  verify(header: string | undefined): { verdict: BearerVerdict; principal?: AuditPrincipal } {
     const value = (header ?? '').trim();
-    if (value === '') return 'missing';
+    if (value === '') return { verdict: 'missing' };
     const gap = value.search(/\s/);
     const scheme = gap < 0 ? value : value.slice(0, gap);
-    if (scheme.toLowerCase() !== 'bearer') return 'scheme'; // schemes are case-insensitive (RFC 9110 §11.1)
+    if (scheme.toLowerCase() !== 'bearer') return { verdict: 'scheme' }; // schemes are case-insensitive (RFC 9110 §11.1)
     const token = gap < 0 ? '' : value.slice(gap).trim();
-    if (token === '') return 'missing';
+    if (token === '') return { verdict: 'missing' };
     const candidate = sha256(token);
-    let match = false;
-    for (const d of this.digests) match = timingSafeEqual(candidate, d) || match;
-    return match ? 'ok' : 'invalid';
+    let found: AuditPrincipal | undefined;
+    for (const e of this.entries) if (timingSafeEqual(candidate, e.digest)) found ??= e.principal;
+    return found ? { verdict: 'ok', principal: found } : { verdict: 'invalid' };
   }
 }
 
-/** Everything under /v1 requires one of AUDIT_API_TOKENS. */
+const SCOPE = 'auditScope';
+/** The scope a route needs; `read` unless told. */
+export const RequireScope = (scope: AuditScope) => SetMetadata(SCOPE, scope);
+
+/** Everything under /v1 requires a configured token (401) with the route's scope (403). */
 @Injectable()
 export class AuditTokenGuard implements CanActivate {
   private readonly tokens: BearerTokens;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.tokens = new BearerTokens(config.audit.apiTokens);
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reflector: Reflector,
+  ) {
+    this.tokens = new BearerTokens(config.audit.tokens);
   }
 
   canActivate(context: ExecutionContext): boolean {
     const http = context.switchToHttp();
-    const verdict = this.tokens.verify(http.getRequest<Request>().headers.authorization);
-    if (verdict === 'ok') return true;
+    const req = http.getRequest<AuditRequest>();
+    const { verdict, principal } = this.tokens.verify(req.headers.authorization);
+    if (verdict === 'ok' && principal) {
+      const needed = this.reflector.getAllAndOverride<AuditScope | undefined>(SCOPE, [context.getHandler(), context.getClass()]) ?? 'read';
+      if (!principal.scopes.has(needed)) throw new ForbiddenException(`this token lacks the ${needed} scope`);
+      req[AUDIT_PRINCIPAL] = principal;
+      return true;
+    }
     // RFC 6750 §3: a missing credential gets the bare challenge, a bad one says invalid_token.
     http
       .getResponse<Response>()
       .setHeader('WWW-Authenticate', verdict === 'invalid' ? 'Bearer realm="badge-audit", error="invalid_token"' : 'Bearer realm="badge-audit"');
-    throw new UnauthorizedException(REASONS[verdict]);
+    throw new UnauthorizedException(REASONS[verdict as Exclude<BearerVerdict, 'ok'>]);
   }
 }

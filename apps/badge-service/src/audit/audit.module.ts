@@ -1,10 +1,12 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { AuditRepository } from '@badges/store';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { DataSource } from 'typeorm';
 import { IngestConsumer } from '../ingest/ingest.consumer';
 import { IngestModule } from '../ingest/ingest.module';
 import { AuditStatsService } from './audit-stats.service';
+import { auditThrottlerOptions, AuditThrottlerGuard } from './audit-throttler.guard';
 import { AuditTokenGuard } from './audit-token.guard';
 import { BadgeAuditService } from './badge-audit.service';
 import { BadgesController } from './badges.controller';
@@ -20,13 +22,14 @@ export class AuditModule {
       BadgeAuditService,
       AuditStatsService,
       AuditTokenGuard,
+      AuditThrottlerGuard,
     ];
     // Consumer lag is known only where this process consumes (the same IngestModule instance as AppModule's).
     const withIngest = config.roles.has('ingest');
     if (withIngest) providers.push({ provide: CONSUMER_LAG, useExisting: IngestConsumer });
     return {
       module: AuditModule,
-      imports: withIngest ? [IngestModule] : [],
+      imports: [ThrottlerModule.forRoot(auditThrottlerOptions(config)), ...(withIngest ? [IngestModule] : [])],
       controllers: [BadgesController, StatsController],
       providers,
     };

@@ -9,6 +9,7 @@ import {
   encodeStatusCursor,
 } from './audit-cursor';
 import { AUDIT, type UserIdType } from './audit.constants';
+import type { AuditPrincipal } from './audit-token.guard';
 import {
   BadgeListItemView,
   BadgeListPageView,
@@ -27,7 +28,15 @@ export interface AuditUserKey extends UserKey {
   userIdType: UserIdType;
 }
 
-const RESYNC_DETAIL = 'operator resync through the audit API';
+/** The resync's audit row names the token as the actor ("resync by ops-oncall (was parked)"). */
+const resyncDetail = (actor: string) => `resync by ${actor}`;
+
+/** A user of a tenant the token may not see does not exist for it: the same 404 as an unknown user. */
+function visible(principal: AuditPrincipal, key: UserKey): void {
+  if (principal.tenants !== null && !principal.tenants.has(key.tenantKey)) throw unknownUser();
+}
+
+export const tenantsOf = (principal: AuditPrincipal): string[] | null => (principal.tenants === null ? null : [...principal.tenants]);
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -96,7 +105,8 @@ function listItem(r: StatusListRow): BadgeListItemView {
 export class BadgeAuditService {
   constructor(private readonly repository: AuditRepository) {}
 
-  async badge(key: AuditUserKey): Promise<BadgeView> {
+  async badge(principal: AuditPrincipal, key: AuditUserKey): Promise<BadgeView> {
+    visible(principal, key);
     const found = await this.repository.badge(key, AUDIT.badgeSources + 1);
     if (!found) throw unknownUser();
     const { state: s } = found;
@@ -131,7 +141,8 @@ export class BadgeAuditService {
     };
   }
 
-  async history(key: AuditUserKey, limit: number, cursor?: string): Promise<HistoryPageView> {
+  async history(principal: AuditPrincipal, key: AuditUserKey, limit: number, cursor?: string): Promise<HistoryPageView> {
+    visible(principal, key);
     const after = cursor === undefined ? undefined : (decodeHistoryCursor(cursor) ?? invalidCursor());
     const rows = await this.repository.history(key, limit + 1, after);
     if (rows.length === 0 && !(await this.repository.userExists(key))) throw unknownUser();
@@ -140,16 +151,17 @@ export class BadgeAuditService {
     return { items: page.map(historyItem), nextCursor: rows.length > limit ? encodeHistoryCursor({ at: last.at, id: last.id }) : null };
   }
 
-  async sources(key: AuditUserKey, limit: number, cursor?: string): Promise<SourcesPageView> {
+  async sources(principal: AuditPrincipal, key: AuditUserKey, limit: number, cursor?: string): Promise<SourcesPageView> {
+    visible(principal, key);
     const after = cursor === undefined ? undefined : (decodeSourcesCursor(cursor) ?? invalidCursor());
     const rows = await this.repository.sources(key, limit + 1, after);
     if (rows.length === 0 && !(await this.repository.userExists(key))) throw unknownUser();
     return sourcesPage(rows, limit);
   }
 
-  async listByStatus(status: BadgeStatus, limit: number, cursor?: string): Promise<BadgeListPageView> {
+  async listByStatus(principal: AuditPrincipal, status: BadgeStatus, limit: number, cursor?: string): Promise<BadgeListPageView> {
     const after = cursor === undefined ? undefined : (decodeStatusCursor(cursor, status) ?? invalidCursor());
-    const rows = await this.repository.listByStatus(status, limit + 1, after);
+    const rows = await this.repository.listByStatus(status, limit + 1, after, tenantsOf(principal));
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -159,8 +171,9 @@ export class BadgeAuditService {
     };
   }
 
-  async resync(key: AuditUserKey): Promise<ResyncAcceptedView> {
-    const row = await this.repository.resync(key, RESYNC_DETAIL);
+  async resync(principal: AuditPrincipal, key: AuditUserKey): Promise<ResyncAcceptedView> {
+    visible(principal, key);
+    const row = await this.repository.resync(key, resyncDetail(principal.name));
     if (!row) throw unknownUser();
     return {
       userId: row.user_id,

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { AuditApi } from './audit-api.decorator';
+import { AuditApi, AuditScoped, Principal } from './audit-api.decorator';
+import type { AuditPrincipal } from './audit-token.guard';
 import { HistoryQuery, IdentityQuery, ListByStatusQuery, SourcesQuery, UserParams } from './audit-requests.dto';
 import { ApiErrorView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView, SourcesPageView } from './audit-responses.dto';
 import { BadgeAuditService } from './badge-audit.service';
@@ -13,40 +14,41 @@ export class BadgesController {
   @Get()
   @ApiOperation({ summary: 'Users with a status, in key order, cursor-paginated' })
   @ApiOkResponse({ type: BadgeListPageView })
-  list(@Query() q: ListByStatusQuery): Promise<BadgeListPageView> {
-    return this.audit.listByStatus(q.status, q.limit, q.cursor);
+  list(@Principal() who: AuditPrincipal, @Query() q: ListByStatusQuery): Promise<BadgeListPageView> {
+    return this.audit.listByStatus(who, q.status, q.limit, q.cursor);
   }
 
   @Get(':userId')
   @ApiOperation({ summary: "A user's badge: desired and applied counts, sources, reconciler state, last error" })
   @ApiOkResponse({ type: BadgeView })
-  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
-  badge(@Param() p: UserParams, @Query() q: IdentityQuery): Promise<BadgeView> {
-    return this.audit.badge({ ...q, userId: p.userId });
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
+  badge(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: IdentityQuery): Promise<BadgeView> {
+    return this.audit.badge(who, { ...q, userId: p.userId });
   }
 
   @Get(':userId/sources')
   @ApiOperation({ summary: "A user's sources in source order, cursor-paginated" })
   @ApiOkResponse({ type: SourcesPageView })
-  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
-  sources(@Param() p: UserParams, @Query() q: SourcesQuery): Promise<SourcesPageView> {
-    return this.audit.sources({ tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
+  sources(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: SourcesQuery): Promise<SourcesPageView> {
+    return this.audit.sources(who, { tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
   }
 
   @Get(':userId/history')
   @ApiOperation({ summary: "A user's timeline, newest first: source changes, stale events, pushes, resyncs, parking" })
   @ApiOkResponse({ type: HistoryPageView })
-  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
-  history(@Param() p: UserParams, @Query() q: HistoryQuery): Promise<HistoryPageView> {
-    return this.audit.history({ tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
+  history(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: HistoryQuery): Promise<HistoryPageView> {
+    return this.audit.history(who, { tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId }, q.limit, q.cursor);
   }
 
   @Post(':userId/resync')
+  @AuditScoped('resync')
   @HttpCode(202)
-  @ApiOperation({ summary: "Push the user's desired badge now, both sides (also un-parks it)" })
+  @ApiOperation({ summary: "Push the user's desired badge now, both sides (also un-parks it); needs the resync scope, recorded with the token's name" })
   @ApiAcceptedResponse({ type: ResyncAcceptedView })
-  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user' })
-  resync(@Param() p: UserParams, @Query() q: IdentityQuery): Promise<ResyncAcceptedView> {
-    return this.audit.resync({ ...q, userId: p.userId });
+  @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
+  resync(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: IdentityQuery): Promise<ResyncAcceptedView> {
+    return this.audit.resync(who, { ...q, userId: p.userId });
   }
 }

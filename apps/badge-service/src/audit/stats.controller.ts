@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { AuditApi, NoQueryPipe } from './audit-api.decorator';
+import { AuditApi, NoQueryPipe, Principal } from './audit-api.decorator';
+import type { AuditPrincipal } from './audit-token.guard';
 import { StatsView } from './audit-responses.dto';
 import { AuditStatsService } from './audit-stats.service';
 
@@ -10,9 +11,9 @@ export class StatsController {
   constructor(private readonly stats: AuditStatsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Users per status, backlog, push outcomes of the last hour, consumer lag' })
+  @ApiOperation({ summary: "Users per status, backlog, push outcomes of the last hour, consumer lag, app_ticket; of the token's tenants" })
   @ApiOkResponse({ type: StatsView })
-  get(@Query(NoQueryPipe) _query: Record<string, unknown>): Promise<StatsView> {
-    return this.stats.stats();
+  get(@Principal() who: AuditPrincipal, @Query(NoQueryPipe) _query: Record<string, unknown>): Promise<StatsView> {
+    return this.stats.stats(who);
   }
 }

@@ -63,6 +63,17 @@ export class Metrics {
   readonly tokenRefreshes = this.counter('badge_token_refreshes_total', 'Tenant tokens refetched after Feishu rejected one');
   readonly leasesTakenOver = this.counter('badge_leases_taken_over_total', 'Claims of users whose previous lease had expired');
   readonly slotsMissed = this.counter('badge_push_slots_missed_total', 'Pushes re-slotted because they could not leave on time');
+  readonly appTicketReceived = new Gauge({
+    name: 'badge_feishu_app_ticket_received',
+    help: 'Store apps: 1 once an app_ticket is held (without one no tenant token can be had), 0 while waiting',
+    registers: [this.registry],
+  });
+  readonly callbacks = new Counter({
+    name: 'badge_feishu_callbacks_total',
+    help: 'Requests to the Feishu event callback by outcome (refusals by reason)',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly usersParked = this.counter('badge_users_parked_total', 'Users parked after 213006/213007');
 
   constructor() {

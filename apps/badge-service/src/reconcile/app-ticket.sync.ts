@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { AppTicketRepository } from '@badges/store';
+import { AppTicketRepository, TicketOutcome } from '@badges/store';
+import { Metrics } from '../metrics/metrics.service';
 import { TENANT_TOKENS } from './feishu.providers';
 
 const SYNC_MS = 15_000;
@@ -22,6 +23,7 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly repository: AppTicketRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   private get store(): StoreAppTokenProvider | null {
@@ -30,6 +32,7 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.store) return;
+    this.metrics.appTicketReceived.set(0);
     await this.refresh();
     const first = setTimeout(() => void this.refresh(true), FIRST_REQUEST_MS);
     first.unref();
@@ -41,21 +44,24 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
     clearInterval(this.timer);
   }
 
-  /** From the event callback: keep it for every replica, and use it here at once. */
-  async received(ticket: string): Promise<void> {
-    this.store?.setAppTicket(ticket);
+  /** From the event callback: kept for every replica and used here at once, unless it is a replay or older. */
+  async received(ticket: string, issuedAt: Date, eventId?: string): Promise<TicketOutcome> {
+    const outcome = await this.repository.accept(this.config.feishu.appId, ticket, issuedAt, eventId);
+    if (outcome === 'stored') this.use(ticket);
+    return outcome;
+  }
+
+  private use(ticket: string): void {
     this.current = ticket;
-    await this.repository.save(this.config.feishu.appId, ticket);
+    this.store?.setAppTicket(ticket);
+    this.metrics.appTicketReceived.set(1);
   }
 
   /** Picks up a ticket another replica stored; with none anywhere, asks Feishu for one (it throttles itself). */
   private async refresh(askIfMissing = false): Promise<void> {
     try {
       const ticket = await this.repository.load(this.config.feishu.appId);
-      if (ticket !== null && ticket !== this.current) {
-        this.current = ticket;
-        this.store?.setAppTicket(ticket);
-      }
+      if (ticket !== null && ticket !== this.current) this.use(ticket);
       if (askIfMissing && this.current === null) await this.store?.requestAppTicket();
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not refresh the app_ticket');

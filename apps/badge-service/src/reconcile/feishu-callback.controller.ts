@@ -1,37 +1,21 @@
-import { Body, Controller, ForbiddenException, HttpCode, Inject, Logger, Post } from '@nestjs/common';
+import { Controller, Post, Req, Res } from '@nestjs/common';
+import type { RawBodyRequest } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
-import { APP_CONFIG, AppConfig } from '@badges/config';
-import { decodeEventCallback } from '@badges/feishu';
-import { AppTicketSync } from './app-ticket.sync';
+import type { Request, Response } from 'express';
+import { FeishuCallbackService } from './feishu-callback.service';
 
-/** Feishu's event callback for store apps: answers url_verification and takes the hourly app_ticket. */
+/**
+ * The event callback on HTTP_PORT (store apps without FEISHU_CALLBACK_PORT). The signature is over the raw body,
+ * so the app must be created with `rawBody: true` (main.ts does); without it every event is refused.
+ */
 @Controller('feishu')
 export class FeishuCallbackController {
-  private readonly log = new Logger(FeishuCallbackController.name);
-
-  constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly tickets: AppTicketSync,
-  ) {}
+  constructor(private readonly callback: FeishuCallbackService) {}
 
   @Post('events')
-  @HttpCode(200)
   @ApiExcludeEndpoint()
-  async receive(@Body() body: unknown): Promise<Record<string, string>> {
-    const r = decodeEventCallback(body, { verificationToken: this.config.feishu.verificationToken, encryptKey: this.config.feishu.encryptKey });
-    switch (r.kind) {
-      case 'challenge':
-        return { challenge: r.challenge };
-      case 'app_ticket':
-        if (r.appId !== this.config.feishu.appId) throw new ForbiddenException('app_ticket for another app');
-        await this.tickets.received(r.ticket);
-        this.log.log('app_ticket received');
-        return {};
-      case 'ignored':
-        return {};
-      case 'rejected':
-        this.log.warn({ reason: r.reason }, 'event callback rejected');
-        throw new ForbiddenException(`event callback rejected: ${r.reason}`);
-    }
+  async receive(@Req() req: RawBodyRequest<Request>, @Res() res: Response): Promise<void> {
+    const answer = await this.callback.handle({ headers: req.headers, rawBody: req.rawBody ?? null });
+    res.status(answer.status).json(answer.body);
   }
 }

@@ -20,4 +20,8 @@ export const RECONCILE = {
   readyTickAgeMs: 10_000,
   gaugeIntervalMs: 5_000,
   tokenCheckCacheMs: 30_000,
+  /** The event callback logs each refusal reason at most once per this interval (with a count of the rest). */
+  callbackLogIntervalMs: 60_000,
+  /** Largest body the callback's own port reads (Feishu's events are a few KiB). */
+  callbackMaxBodyBytes: 64 * 1024,
 } as const;

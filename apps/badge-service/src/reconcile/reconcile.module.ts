@@ -1,4 +1,5 @@
-import { Inject, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnModuleInit, Provider, Type } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { AppTicketRepository, ReconcileRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
@@ -6,25 +7,35 @@ import { ReadinessRegistry } from '../health/readiness.registry';
 import { AppTicketSync } from './app-ticket.sync';
 import { DirtyListener } from './dirty.listener';
 import { FeishuCallbackController } from './feishu-callback.controller';
+import { FeishuCallbackServer } from './feishu-callback.server';
+import { FeishuCallbackService } from './feishu-callback.service';
 import { feishuProviders, TENANT_TOKENS } from './feishu.providers';
 import { RECONCILE } from './reconcile.constants';
 import { ReconcileLoop } from './reconcile.loop';
 import { ResyncScheduler } from './resync.scheduler';
 
-@Module({
-  providers: [
-    ...feishuProviders,
-    { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
-    { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
-    AppTicketSync,
-    DirtyListener,
-    ReconcileLoop,
-    ResyncScheduler,
-  ],
-  controllers: [FeishuCallbackController],
-  exports: [ReconcileLoop, TENANT_TOKENS],
-})
+@Module({})
 export class ReconcileModule implements OnModuleInit {
+  /** Store apps get the event callback: on HTTP_PORT, or on FEISHU_CALLBACK_PORT alone. A custom app has none (404). */
+  static forRoot(config: AppConfig): DynamicModule {
+    const providers: Provider[] = [
+      ...feishuProviders,
+      { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
+      { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
+      AppTicketSync,
+      DirtyListener,
+      ReconcileLoop,
+      ResyncScheduler,
+    ];
+    const controllers: Type[] = [];
+    if (config.feishu.appType === 'store') {
+      providers.push(FeishuCallbackService);
+      if (config.feishu.callbackPort === undefined) controllers.push(FeishuCallbackController);
+      else providers.push(FeishuCallbackServer);
+    }
+    return { module: ReconcileModule, providers, controllers, exports: [ReconcileLoop, TENANT_TOKENS] };
+  }
+
   private checkedAt = 0;
   private lastCheck: { ok: boolean; detail?: unknown } = { ok: false };
 
@@ -33,11 +44,15 @@ export class ReconcileModule implements OnModuleInit {
     private readonly readiness: ReadinessRegistry,
   ) {}
 
-  /** Ready when a valid Feishu token can be had (cached a while, so readiness probes cost Feishu nothing). */
+  /**
+   * Ready when a valid Feishu token can be had (cached a while, so readiness probes cost Feishu nothing). A store
+   * app waiting for its app_ticket stays ready: the ticket arrives at this process's callback, which a balancer
+   * stops routing to an unready replica. The wait shows in /v1/stats and badge_feishu_app_ticket_received.
+   */
   onModuleInit(): void {
     this.readiness.register('feishu', async () => {
       if (this.tokens instanceof StoreAppTokenProvider) {
-        return { ok: this.tokens.hasAppTicket(), detail: { appTicket: this.tokens.hasAppTicket() ? 'received' : 'waiting' } };
+        return { ok: true, detail: { appTicket: this.tokens.hasAppTicket() ? 'received' : 'waiting' } };
       }
       if (Date.now() - this.checkedAt < RECONCILE.tokenCheckCacheMs) return this.lastCheck;
       try {
