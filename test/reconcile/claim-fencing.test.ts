@@ -192,6 +192,16 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(due.spread_ms).toBe(99 * 200);
   });
 
+  it('drift repair takes a spacing that is not a whole number of milliseconds (a share of 30/s)', async () => {
+    await db.ds.query(`
+      INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_revision, pushed_revision, status, last_pushed_at)
+      SELECT '', 'open_id', 'ou_' || g, 1, 1, 'in_sync', now() - interval '2 days' FROM generate_series(1, 10) g`);
+    expect(await repo.markForResync(86_400_000, 10, 1000 / 3)).toBe(10); // used to fail: invalid input syntax for type bigint
+    const [{ spread_ms }] = await db.ds.query(`
+      SELECT (extract(epoch FROM max(next_attempt_at) - min(next_attempt_at)) * 1000)::int AS spread_ms FROM badge_state`);
+    expect(spread_ms).toBe(3000);
+  });
+
   it('slots and budget waits come back in the caller clock, whatever its skew from the database', async () => {
     await apply([event('ou_skew', 'approval', 1, counts(1))]);
     const skew = 2_000;

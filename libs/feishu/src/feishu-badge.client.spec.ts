@@ -133,11 +133,14 @@ describe('FeishuBadgeClient', () => {
     it('waits for beforeRetry (a push slot) before the retry, and does not retry when it says no', async () => {
       const order: string[] = [];
       transport.on(TOKEN, tokenAnswer('t-old'), tokenAnswer('t-new')).on(BADGE, badgeAnswer(400, 99991663), badgeAnswer(200, 0));
-      const ok = await sut.setAppBadge(request, { beforeRetry: async () => (order.push(`slot after ${transport.callsTo(BADGE).length} sends`), true) });
+      const ok = await sut.setAppBadge(request, {
+        beforeRetry: async () => (order.push(`slot after ${transport.callsTo(BADGE).length} send(s), ${transport.callsTo(TOKEN).length} token(s)`), true),
+      });
       expect(ok).toMatchObject({ outcome: 'applied', tokenRefreshed: true });
-      expect(order).toEqual(['slot after 1 sends']);
+      // The fresh token is in hand before the slot: nothing is awaited between the slot and the send.
+      expect(order).toEqual(['slot after 1 send(s), 2 token(s)']);
 
-      transport.on(BADGE, badgeAnswer(400, 99991663)); // with the cached fresh token
+      transport.on(BADGE, badgeAnswer(400, 99991663)).on(TOKEN, tokenAnswer('t-3'));
       const refused = await sut.setAppBadge(request, { beforeRetry: async () => false });
       expect(refused).toMatchObject({ outcome: 'auth', code: 99991663, tokenRefreshed: false });
       expect(transport.callsTo(BADGE)).toHaveLength(3);

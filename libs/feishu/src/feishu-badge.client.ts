@@ -105,7 +105,11 @@ export class FeishuBadgeClient {
       { tenantKey: req.tenantKey, code: first.classification.code, logId: first.classification.logId },
       'Feishu refused the tenant token; retrying once with a fresh one',
     );
-    if (options.beforeRetry && !(await options.beforeRetry())) return finish(first, false);
+    if (options.beforeRetry) {
+      // The fresh token first, so that nothing is awaited between the retry's slot and its send.
+      await this.withinDeadline(this.tokens.getToken(req.tenantKey), options.deadlineAt).catch(() => undefined);
+      if (!(await options.beforeRetry())) return finish(first, false);
+    }
     const second = await this.attempt(req, options.deadlineAt);
     return finish(second, second.kind === 'answered');
   }

@@ -256,7 +256,7 @@ export const RESERVE_SLOT_SQL = `
   )
   UPDATE push_budget p SET next_slot_at = b.at + $3 * interval '1 millisecond'
   FROM b WHERE p.scope = $1
-  RETURNING (extract(epoch FROM b.at) * 1000)::float8 AS at_ms, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`;
+  RETURNING (extract(epoch FROM b.at) * 1000)::float8 AS at_ms`;
 
 /**
  * Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them, coming due one
@@ -275,7 +275,7 @@ export const MARK_FOR_RESYNC_SQL = `
   ),
   marked AS (
     UPDATE badge_state b SET force_full = true, desired_revision = b.desired_revision + 1, status = 'pending',
-                             next_attempt_at = now() + numbered.n * $3 * interval '1 millisecond',
+                             next_attempt_at = now() + numbered.n * $3::float8 * interval '1 millisecond',
                              updated_at = now()
     FROM numbered WHERE (b.tenant_key, b.user_id_type, b.user_id) = (numbered.tenant_key, numbered.user_id_type, numbered.user_id)
     RETURNING b.tenant_key, b.user_id_type, b.user_id
@@ -351,12 +351,11 @@ export class ReconcileRepository {
     });
   }
 
-  /** One more slot in the scope's budget, in the caller's clock (see RESERVE_SLOT_SQL). */
-  async reserveSlot(scope: string, spacingMs: number, leadMs: number, now: LocalClock = Date.now): Promise<number> {
-    const before = now();
+  /** One more slot in the scope's budget, in the database's clock (see RESERVE_SLOT_SQL). */
+  async reserveSlot(scope: string, spacingMs: number, leadMs: number): Promise<number> {
     const [r] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, spacingMs]);
     if (!r) throw new Error(`push budget for scope '${scope}' is missing`);
-    return r.at_ms - (r.now_ms - (before + now()) / 2);
+    return r.at_ms;
   }
 
   /** Tenants with due work, at most `limit`, the first after `after` (wrapping round). */

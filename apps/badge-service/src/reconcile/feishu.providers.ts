@@ -1,5 +1,6 @@
 import { Logger, Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Clock } from '../common/clock';
 import {
   CustomAppTokenProvider,
   FeishuBadgeClient,
@@ -30,8 +31,9 @@ export const feishuProviders: Provider[] = [
   },
   {
     provide: FeishuBadgeClient,
-    inject: [APP_CONFIG, FetchHttpTransport, TENANT_TOKENS],
-    useFactory: (config: AppConfig, transport: FetchHttpTransport, tokens: TenantTokenProvider) =>
-      new FeishuBadgeClient(transport, tokens, { baseUrl: config.feishu.baseUrl, timeoutMs: config.feishu.timeoutMs }, undefined, logger()),
+    // The loop's clock: a push's deadline is set in it and checked by the client.
+    inject: [APP_CONFIG, FetchHttpTransport, TENANT_TOKENS, Clock],
+    useFactory: (config: AppConfig, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock) =>
+      new FeishuBadgeClient(transport, tokens, { baseUrl: config.feishu.baseUrl, timeoutMs: config.feishu.timeoutMs }, clock, logger()),
   },
 ];

@@ -80,6 +80,13 @@ describe('versions after a conflict', () => {
   it.each([MAX_VERSION.toString(), '98765432109876543210'])('a hint of %s parks the user with the reason instead of storing an unusable version', (hint) => {
     expect(conflict('1764115200000', `pc version conflict, latest version: ${hint}`, hint)).toMatchObject({ kind: 'park', minVersion: MAX_VERSION.toString() });
   });
+  it('a hint below the refused version says nothing new: the version is doubled as without one', () => {
+    expect(conflict('1764115200000', 'x', '42')).toMatchObject({ kind: 'retry', minVersion: '3528230400000' });
+  });
+  it('213005 (the version itself invalid) backs off, keeping the message, instead of raising the version', () => {
+    const c = decide(user, plan, result('invalid_version', { code: 213005, msg: 'invalid version' }), policy, () => 0.5);
+    expect(c).toMatchObject({ kind: 'retry', status: 'backing_off', minVersion: null, message: 'invalid version' });
+  });
   it('a hint below the maximum is the version to beat', () => {
     expect(conflict('1764115200000', 'x', '1764115299999')).toMatchObject({ kind: 'retry', minVersion: '1764115299999' });
   });

@@ -17,7 +17,8 @@ export function versionAfterConflict(refused: string, latest: string | undefined
   if (latest !== undefined) {
     const named = BigInt(latest);
     if (named >= MAX_VERSION) return { minVersion: MAX_VERSION.toString(), exhausted: true };
-    return { minVersion: named.toString(), exhausted: false };
+    // A hint below what was refused says nothing new (a side's version, a stale message): probe as without one.
+    if (named >= sent) return { minVersion: named.toString(), exhausted: false };
   }
   if (sent >= MAX_VERSION) return { minVersion: MAX_VERSION.toString(), exhausted: true };
   const doubled = sent * 2n;
@@ -71,8 +72,11 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
   switch (r.outcome) {
     case 'applied':
       return { ...base, kind: 'applied', status: 'in_sync', attempts: 0, delayMs: policy.minIntervalMs };
-    case 'version_conflict':
-    case 'invalid_version': {
+    case 'invalid_version':
+      // 213005: Feishu found the version itself wrong (not a number it takes), not lower than its own: raising it
+      // would not help. Back off, keeping Feishu's message; nothing was applied.
+      return backoff();
+    case 'version_conflict': {
       // Feishu holds a version at least ours, maybe from another writer: its state is unknown for the side.
       const next = versionAfterConflict(u.version, r.latestVersion);
       const forget = { forgetPc: r.code !== 213002 && !!plan.pc, forgetMobile: r.code !== 213001 && !!plan.mobile };

@@ -166,13 +166,13 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     // Results are written as they come, in small groups, rather than when the slowest push of the claim ends: a
     // finished push is recorded well inside its lease, and the user can come due again at once.
     const pending: Completion[] = [];
-    let written: Promise<void> = Promise.resolve();
+    const written: Promise<void>[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     const flush = () => {
       clearTimeout(timer);
       timer = undefined;
       const group = pending.splice(0);
-      if (group.length > 0) written = written.then(() => this.complete(group));
+      if (group.length > 0) written.push(this.complete(group)); // groups hold different users: no order needed
     };
     await Promise.all(
       claim.users.map(async (u, i) => {
@@ -182,7 +182,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       }),
     );
     flush();
-    await written;
+    await Promise.all(written);
   }
 
   private async pushOne(u: ClaimedUser, slotAt: number, scope: string, deadlineAt: number): Promise<Completion> {
@@ -234,7 +234,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** The retry with a fresh token spends a slot of the budget like any push, and waits for it. */
   private async slotForRetry(scope: string, deadlineAt: number): Promise<boolean> {
     try {
-      const at = await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs, () => this.clock.now());
+      const at = this.dbClock.toLocal(await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs));
       if (at >= deadlineAt) return false;
       const wait = at - this.clock.now();
       if (wait > 1) await this.clock.sleep(wait);
