@@ -409,8 +409,11 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  # The jars only (idempotent): tests that start brokers of their own (test/support/secured-kafka.ts) use them even
+  # when the broker on 9092 was started from another checkout.
+  fetch) mkdir -p "$LOGS_DIR" && fetch_jars ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|fetch" >&2
     exit 2
     ;;
 esac
