@@ -52,6 +52,12 @@ describe('loadConfig: Postgres, HTTP and outbound hardening', () => {
     expect(found.join('\n')).not.toContain('hunter2');
   });
 
+  it('names a DATABASE_URL that node-pg could not parse, without echoing it', () => {
+    const found = problems({ DATABASE_URL: 'postgres://u:hunter2-password@db.internal:99999/badges' });
+    expect(found).toEqual([expect.stringMatching(/^DATABASE_URL: not a valid URL/)]);
+    expect(found.join('\n')).not.toContain('hunter2');
+  });
+
   it('wants the headers timeout above the keep-alive timeout', () => {
     expect(problems({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '70000' })).toEqual([expect.stringMatching(/^HTTP_HEADERS_TIMEOUT_MS: must be above/)]);
     expect(problems({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '70000', HTTP_HEADERS_TIMEOUT_MS: '71000' })).toEqual([]);

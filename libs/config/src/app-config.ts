@@ -55,7 +55,11 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 function hardeningProblems(e: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const query = String(e['DATABASE_URL']).split('?')[1];
+  const databaseUrl = String(e['DATABASE_URL']);
+  // node-pg parses it with new URL(); a value that fails there (a port out of range, say) is named here rather
+  // than failing at connect time with the URL in the error's `input`.
+  if (!URL.canParse(databaseUrl)) problems.push('DATABASE_URL: not a valid URL (percent-encode reserved characters of the password)');
+  const query = databaseUrl.split('?')[1];
   const sslmode = query === undefined ? null : new URLSearchParams(query).get('sslmode');
   if (sslmode !== null && !SSLMODES.includes(sslmode)) {
     problems.push('DATABASE_URL: sslmode must be verify-full or disable (other modes change meaning between node-pg versions)');
