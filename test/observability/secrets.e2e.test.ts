@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
+import { runNode, SERVICE_MAIN } from '../support/service';
 import { APP_ID } from '../support/stack';
 import { scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
 
@@ -20,9 +21,14 @@ describe('secrets never reach the logs', () => {
   const wrongAppSecret = secret('wrong-app-secret');
   const auditTokens = [secret('audit-token'), secret('audit-token')];
   const wrongAuditToken = secret('not-an-audit-token');
+  // The machine's Postgres trusts local connections and ignores it, but it is in DATABASE_URL like a real one.
+  const databasePassword = secret('database-password');
+  // Only ever in the bound parameters of a statement the database refuses (a check constraint added for it).
+  const refusedSource = `leak-${randomBytes(12).toString('hex')}`;
   const TOKEN_TTL_SECONDS = 3;
 
   let db: TestDatabase;
+  let databaseUrl: string;
   let topic: string;
   let emulator: WatchedProcess;
   const services: WatchedProcess[] = [];
@@ -32,6 +38,7 @@ describe('secrets never reach the logs', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('secrets');
+    databaseUrl = db.url.replace('postgres://postgres@', `postgres://postgres:${databasePassword}@`);
     topic = uniqueName('secrets');
     await createTopic(topic, 3);
     emulator = await startWatchedEmulator(appSecret, {
@@ -102,7 +109,7 @@ describe('secrets never reach the logs', () => {
 
   it('keeps the app secret, every tenant token and every audit token out of every line of output', async () => {
     const service = await startWatchedService({
-      databaseUrl: db.url,
+      databaseUrl,
       topic,
       groupId: uniqueName('secrets'),
       emulatorUrl: emulator.url,
@@ -164,10 +171,18 @@ describe('secrets never reach the logs', () => {
     await emu('/_emulator/faults', { outage: { seconds: 2 } });
     await wave();
 
+    // A database driver error: the statement that stores the source fails (not as refused data, which would be
+    // dead-lettered, but as an error ingest retries and logs), its bound parameters holding the source name.
+    await db.ds.query(`CREATE FUNCTION leak_probe() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.source LIKE 'leak-%' THEN RAISE EXCEPTION 'leak probe' USING ERRCODE = '55000'; END IF; RETURN NEW; END $$`);
+    await db.ds.query(`CREATE TRIGGER leak_probe BEFORE INSERT ON badge_source FOR EACH ROW EXECUTE FUNCTION leak_probe()`);
+    await produce(topic, [{ key: 'ou_sec_0', value: wire(event('ou_sec_0', refusedSource, 1, counts(1))) }]);
+    await waitFor('the refused ingest batch logged', async () => service.output().includes('ingest batch failed; retrying'), 20_000, 100);
+
     // A replica configured with the wrong app secret: Feishu refuses its token requests (10014).
     await service.stop();
     const misconfigured = await startWatchedService({
-      databaseUrl: db.url,
+      databaseUrl,
       topic,
       groupId: uniqueName('secrets-wrong'),
       emulatorUrl: emulator.url,
@@ -209,6 +224,7 @@ describe('secrets never reach the logs', () => {
       ['audit API responses', responses.join('\n')],
     ];
     // The scan covers the lines where a leak would be: debug token chatter, refusals, failed pushes, HTTP errors.
+    expect(service.output().split('\n').filter((l) => l.includes('ingest batch failed; retrying') && l.includes('"code":"55000"')).length).toBeGreaterThan(0);
     for (const needle of ['Feishu token fetched', 'Feishu refused the tenant token', 'push not applied', 'message dead-lettered', '"level":20']) {
       expect({ needle, found: service.output().includes(needle) }).toEqual({ needle, found: true });
     }
@@ -220,6 +236,8 @@ describe('secrets never reach the logs', () => {
       ['audit token 1', auditTokens[0]],
       ['audit token 2', auditTokens[1]],
       ['a rejected audit token', wrongAuditToken],
+      ['the DATABASE_URL password', databasePassword],
+      ['a parameter of the refused statement', refusedSource],
       ...[...issuedTokens].map((t, i): [string, string] => [`tenant token #${i + 1}`, t]),
     ];
     const leaks: string[] = [];
@@ -229,5 +247,12 @@ describe('secrets never reach the logs', () => {
       }
     }
     expect(leaks).toEqual([]);
+  });
+
+  it('names a DATABASE_URL it cannot parse without echoing it, and exits 78', async () => {
+    const p = runNode(SERVICE_MAIN, { DATABASE_URL: `postgres://postgres:${databasePassword}@127.0.0.1:99999/badges`, BADGE_ROLES: 'ingest' });
+    expect(await p.exited).toBe(78);
+    expect(p.output()).toContain('DATABASE_URL: not a valid URL');
+    expect(p.output()).not.toContain(databasePassword);
   });
 });
