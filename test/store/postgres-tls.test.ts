@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Test } from '@nestjs/testing';
 import { APP_CONFIG, ConfigModule, loadConfig } from '@badges/config';
-import { DatabaseStartupError, openDatabase } from '@badges/store';
+import { AuditPartitionsRepository, DatabaseStartupError, IngestRepository, openDatabase } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { DatabaseModule } from '../../apps/badge-service/src/database/database.module';
+import { counts, event } from '../support/events';
 import { runNode, ROOT } from '../support/service';
 import { startTlsPostgres, TlsPostgres } from '../support/tls-postgres';
 import path from 'node:path';
@@ -115,5 +116,40 @@ describe('Postgres over TLS (sslmode=verify-full)', () => {
     expect(await bad.exited).toBe(78);
     expect(bad.output()).toContain('DATABASE_URL: not a valid URL');
     expect(bad.output()).not.toContain(password);
+  });
+
+  it('roles: migrations under the owning role, the service under a DML-only role; partition DDL needs the owner', async () => {
+    // The README's recipe: the owner runs `npm run migrate`, the runtime role gets DML on what the owner creates.
+    pg.sql(`CREATE ROLE badges_owner LOGIN PASSWORD '${password}'`);
+    pg.sql(`CREATE ROLE badges_rt LOGIN PASSWORD '${password}'`);
+    pg.sql('CREATE DATABASE badges_roles OWNER badges_owner');
+    pg.sql('ALTER DEFAULT PRIVILEGES FOR ROLE badges_owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO badges_rt', 'badges_roles');
+    pg.sql('ALTER DEFAULT PRIVILEGES FOR ROLE badges_owner IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO badges_rt', 'badges_roles');
+    const asOwner = url({ db: 'badges_roles', user: `badges_owner:${password}` });
+    const asRuntime = url({ db: 'badges_roles', user: `badges_rt:${password}` });
+
+    // The runtime role cannot migrate: a clear failure, exit 1.
+    const refused = runNode(MIGRATE_MAIN, { DATABASE_URL: asRuntime, DATABASE_CREATE: 'false' });
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toMatch(/cannot apply the migrations to database "badges_roles" .* as user "badges_rt": permission denied for schema public/);
+
+    const job = runNode(MIGRATE_MAIN, { DATABASE_URL: asOwner, DATABASE_CREATE: 'false' });
+    expect(await job.exited).toBe(0);
+    expect(job.output()).toMatch(/^audit partitions: created \[/m);
+
+    const config = loadConfig({ BADGE_ROLES: 'ingest', DATABASE_URL: asRuntime, DATABASE_CREATE: 'false', DATABASE_MIGRATE: 'false' });
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), DatabaseModule] }).compile();
+    try {
+      const ds = moduleRef.get(DataSource);
+      const outcome = await moduleRef.get(IngestRepository).applyBatch([event('ou_roles', 'approval', 1, counts(3))], []);
+      expect(outcome).toMatchObject({ accepted: 1, usersChanged: 1 });
+      // Partition maintenance without DDL rights: each day is reported failed (and retried), nothing else breaks.
+      const farDay = new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10);
+      const report = await new AuditPartitionsRepository(ds).maintain({ days: [farDay], dropBefore: new Date(0) });
+      expect(report?.created).toEqual([]);
+      expect(report?.failed).toEqual([{ day: farDay, action: 'create', error: expect.stringMatching(/permission denied for schema public|must be owner/) }]);
+    } finally {
+      await moduleRef.close();
+    }
   });
 });
