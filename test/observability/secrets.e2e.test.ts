@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
+import { runNode, SERVICE_MAIN } from '../support/service';
 import { APP_ID } from '../support/stack';
 import { freePort, scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
 
@@ -25,9 +26,14 @@ describe('secrets never reach the logs', () => {
   const wrongAuditToken = secret('not-an-audit-token');
   const kafkaPassword = secret('kafka-sasl-password');
   let secretDir: string | undefined;
+  // The machine's Postgres trusts local connections and ignores it, but it is in DATABASE_URL like a real one.
+  const databasePassword = secret('database-password');
+  // Only ever in the bound parameters of a statement the database refuses (a check constraint added for it).
+  const refusedSource = `leak-${randomBytes(12).toString('hex')}`;
   const TOKEN_TTL_SECONDS = 3;
 
   let db: TestDatabase;
+  let databaseUrl: string;
   let topic: string;
   let emulator: WatchedProcess;
   const services: WatchedProcess[] = [];
@@ -37,6 +43,7 @@ describe('secrets never reach the logs', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('secrets');
+    databaseUrl = db.url.replace('postgres://postgres@', `postgres://postgres:${databasePassword}@`);
     topic = uniqueName('secrets');
     await createTopic(topic, 3);
     emulator = await startWatchedEmulator(appSecret, {
@@ -108,7 +115,7 @@ describe('secrets never reach the logs', () => {
 
   it('keeps the app secret, every tenant token, every audit token and the Kafka password out of every line of output', async () => {
     const service = await startWatchedService({
-      databaseUrl: db.url,
+      databaseUrl,
       topic,
       groupId: uniqueName('secrets'),
       emulatorUrl: emulator.url,
@@ -170,10 +177,18 @@ describe('secrets never reach the logs', () => {
     await emu('/_emulator/faults', { outage: { seconds: 2 } });
     await wave();
 
+    // A database driver error: the statement that stores the source fails (not as refused data, which would be
+    // dead-lettered, but as an error ingest retries and logs), its bound parameters holding the source name.
+    await db.ds.query(`CREATE FUNCTION leak_probe() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.source LIKE 'leak-%' THEN RAISE EXCEPTION 'leak probe' USING ERRCODE = '55000'; END IF; RETURN NEW; END $$`);
+    await db.ds.query(`CREATE TRIGGER leak_probe BEFORE INSERT ON badge_source FOR EACH ROW EXECUTE FUNCTION leak_probe()`);
+    await produce(topic, [{ key: 'ou_sec_0', value: wire(event('ou_sec_0', refusedSource, 1, counts(1))) }]);
+    await waitFor('the refused ingest batch logged', async () => service.output().includes('ingest batch failed; retrying'), 20_000, 100);
+
     // A replica configured with the wrong app secret: Feishu refuses its token requests (10014).
     await service.stop();
     const misconfigured = await startWatchedService({
-      databaseUrl: db.url,
+      databaseUrl,
       topic,
       groupId: uniqueName('secrets-wrong'),
       emulatorUrl: emulator.url,
@@ -235,6 +250,7 @@ describe('secrets never reach the logs', () => {
       ['audit API responses', responses.join('\n')],
     ];
     // The scan covers the lines where a leak would be: debug token chatter, refusals, failed pushes, HTTP errors.
+    expect(service.output().split('\n').filter((l) => l.includes('ingest batch failed; retrying') && l.includes('"code":"55000"')).length).toBeGreaterThan(0);
     for (const needle of ['Feishu token fetched', 'Feishu refused the tenant token', 'push not applied', 'message dead-lettered', '"level":20']) {
       expect({ needle, found: service.output().includes(needle) }).toEqual({ needle, found: true });
     }
@@ -247,6 +263,8 @@ describe('secrets never reach the logs', () => {
       ['audit token 2', auditTokens[1]],
       ['a rejected audit token', wrongAuditToken],
       ['KAFKA_SASL_PASSWORD', kafkaPassword],
+      ['the DATABASE_URL password', databasePassword],
+      ['a parameter of the refused statement', refusedSource],
       ...[...issuedTokens].map((t, i): [string, string] => [`tenant token #${i + 1}`, t]),
     ];
     const leaks: string[] = [];
@@ -256,6 +274,13 @@ describe('secrets never reach the logs', () => {
       }
     }
     expect(leaks).toEqual([]);
+  });
+
+  it('names a DATABASE_URL it cannot parse without echoing it, and exits 78', async () => {
+    const p = runNode(SERVICE_MAIN, { DATABASE_URL: `postgres://postgres:${databasePassword}@127.0.0.1:99999/badges`, BADGE_ROLES: 'ingest' });
+    expect(await p.exited).toBe(78);
+    expect(p.output()).toContain('DATABASE_URL: not a valid URL');
+    expect(p.output()).not.toContain(databasePassword);
   });
 });
 

@@ -1,6 +1,7 @@
 import { AppConfig } from '@badges/config';
 import type { Params } from 'nestjs-pino';
 import { correlationIdOf } from './common/correlation';
+import { errorSerializer } from './common/error-serializer';
 
 /** Paths pino blanks in every log line: credentials must never reach a log. */
 export const REDACT_PATHS = [
@@ -30,6 +31,7 @@ export function loggerParams(config: AppConfig): Params {
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: errorSerializer,
       },
     },
   };

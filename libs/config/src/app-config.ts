@@ -148,6 +148,70 @@ function kafkaSecurity(e: z.infer<typeof ENV_SCHEMA>, problems: string[]): Kafka
   };
 }
 // end of Kafka security and secret files
+// Postgres, HTTP and outbound hardening
+const HARDENING_ENV = {
+  DATABASE_CREATE: bool.default(true),
+  AUDIT_API_DOCS: bool.default(true),
+  // Above the idle timeouts of common load balancers (AWS ALB 60 s): the balancer, not Node, closes idle
+  // connections, so it never sends a request on a socket Node is closing.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 3600000).default(65000),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 3600000).default(66000),
+  FEISHU_INSECURE_HTTP: bool.default(false),
+  FEISHU_MAX_RESPONSE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_GRACE_MS: int(1000, 3600000).default(25000),
+};
+
+export interface HardeningConfig {
+  /** Create the database named in DATABASE_URL when missing (through the `postgres` maintenance database). */
+  databaseCreate: boolean;
+  http: { docs: boolean; keepAliveTimeoutMs: number; headersTimeoutMs: number };
+  /** SIGTERM: readiness fails at once, and the process has exited by the end of this. */
+  shutdownGraceMs: number;
+  feishu: { maxResponseBytes: number };
+}
+
+/**
+ * node-pg 8 (pg-connection-string 2.x) reads `prefer`, `require` and `verify-ca` as verify-full, with a deprecation
+ * warning: node-pg 9 reads them as libpq does, `require` then checking neither CA nor host. `no-verify` never checks.
+ * Only the two modes whose meaning cannot change are accepted.
+ */
+const SSLMODES = ['disable', 'verify-full'];
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+function hardeningProblems(e: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const databaseUrl = String(e['DATABASE_URL']);
+  // node-pg parses it with new URL(); a value that fails there (a port out of range, say) is named here rather
+  // than failing at connect time with the URL in the error's `input`.
+  if (!URL.canParse(databaseUrl)) problems.push('DATABASE_URL: not a valid URL (percent-encode reserved characters of the password)');
+  const query = databaseUrl.split('?')[1];
+  const sslmode = query === undefined ? null : new URLSearchParams(query).get('sslmode');
+  if (sslmode !== null && !SSLMODES.includes(sslmode)) {
+    problems.push('DATABASE_URL: sslmode must be verify-full or disable (other modes change meaning between node-pg versions)');
+  }
+  const feishu = new URL(String(e['FEISHU_BASE_URL']));
+  if (feishu.protocol !== 'https:' && !LOOPBACK.test(feishu.hostname) && e['FEISHU_INSECURE_HTTP'] !== true) {
+    problems.push('FEISHU_BASE_URL: must be https unless the host is loopback (set FEISHU_INSECURE_HTTP=true for a development emulator)');
+  }
+  if (Number(e['HTTP_HEADERS_TIMEOUT_MS']) <= Number(e['HTTP_KEEP_ALIVE_TIMEOUT_MS'])) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must be above HTTP_KEEP_ALIVE_TIMEOUT_MS');
+  }
+  return problems;
+}
+
+function hardeningConfig(e: z.infer<z.ZodObject<typeof HARDENING_ENV>>): HardeningConfig {
+  return {
+    databaseCreate: e.DATABASE_CREATE,
+    http: {
+      docs: e.AUDIT_API_DOCS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    feishu: { maxResponseBytes: e.FEISHU_MAX_RESPONSE_BYTES },
+  };
+}
+// end of Postgres, HTTP and outbound hardening
 
 /**
  * Every variable the service reads. The keys of this schema are the whole list: docker-compose.yml and the
@@ -211,6 +275,7 @@ export const ENV_SCHEMA = z.object({
   TEST_CRASH_AFTER_INGEST_COMMITS: int(1, 1_000_000).optional(),
   // Kafka security and secret files
   ...KAFKA_SECURITY_SCHEMA,
+  ...HARDENING_ENV,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -259,6 +324,7 @@ export interface AppConfig {
     resyncIntervalMs: number;
     resyncBudgetShare: number;
   };
+  hardening: HardeningConfig;
 }
 
 export class ConfigError extends Error {
@@ -323,6 +389,7 @@ export function loadConfig(env: Env): AppConfig {
   if (e.RECONCILE_LEASE_MS < longestPushMs) {
     problems.push(`RECONCILE_LEASE_MS: must be at least 2 x FEISHU_TIMEOUT_MS + 1000 ms (${longestPushMs} ms), the longest a push can take`);
   }
+  problems.push(...hardeningProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     kafka: {
@@ -371,5 +438,6 @@ export function loadConfig(env: Env): AppConfig {
       resyncIntervalMs: e.RESYNC_INTERVAL_MS,
       resyncBudgetShare: e.RESYNC_BUDGET_SHARE,
     },
+    hardening: hardeningConfig(e),
   };
 }

@@ -234,3 +234,20 @@ describe('classifyBadgeResponse', () => {
     });
   });
 });
+
+describe('classifyBadgeResponse: answers the transport did not read', () => {
+  it('a redirect is unexpected, and says it was not followed', () => {
+    expect(classifyBadgeResponse({ kind: 'response', status: 302, headers: { location: 'https://elsewhere.test/' }, json: null })).toMatchObject({
+      outcome: 'unexpected',
+      httpStatus: 302,
+      msg: 'HTTP 302: a redirect (not followed)',
+    });
+  });
+
+  it('a body over the limit is unexpected on 200, and keeps the meaning of a 5xx or 429', () => {
+    const big = (status: number) => classifyBadgeResponse({ kind: 'response', status, headers: {}, json: null, bodyTooLarge: true });
+    expect(big(200)).toMatchObject({ outcome: 'unexpected', msg: 'HTTP 200 with a body over the size limit (not read)' });
+    expect(big(503).outcome).toBe('transient');
+    expect(big(429).outcome).toBe('rate_limited');
+  });
+});

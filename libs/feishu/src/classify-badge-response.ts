@@ -8,7 +8,7 @@ import {
   MAX_RATE_LIMIT_RETRY_MS,
 } from './feishu.constants';
 import { envelopeCode, envelopeMsg, extractLogId, headerValue, isRecord } from './feishu-response';
-import type { HttpHeaders, HttpPostResult } from './http.transport';
+import type { HttpHeaders, HttpPostResult, HttpResponse } from './http.transport';
 
 export const BADGE_OUTCOMES = [
   'applied',
@@ -61,7 +61,7 @@ export function classifyBadgeResponse(result: HttpPostResult): BadgeClassificati
   const base = {
     code,
     httpStatus: status,
-    msg: clip(envelopeMsg(json) ?? (json === null ? `HTTP ${status} with a non-JSON body` : `HTTP ${status}`)),
+    msg: clip(envelopeMsg(json) ?? bodyNote(result)),
     logId: extractLogId(headers, json),
   };
 
@@ -111,4 +111,10 @@ export function parseLatestVersion(json: unknown): string | undefined {
 
 function clip(text: string): string {
   return text.length > MAX_MSG_LENGTH ? `${text.slice(0, MAX_MSG_LENGTH)}…` : text;
+}
+
+function bodyNote(r: HttpResponse): string {
+  if (r.status >= 300 && r.status < 400) return `HTTP ${r.status}: a redirect (not followed)`;
+  if (r.bodyTooLarge) return `HTTP ${r.status} with a body over the size limit (not read)`;
+  return r.json === null ? `HTTP ${r.status} with a non-JSON body` : `HTTP ${r.status}`;
 }

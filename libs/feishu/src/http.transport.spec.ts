@@ -68,3 +68,89 @@ describe('FetchHttpTransport', () => {
     expect(result).toEqual({ kind: 'network_error', reason: 'network', message: 'network error: unknown' });
   });
 });
+
+describe('FetchHttpTransport hardening', () => {
+  it('asks fetch not to follow redirects, and returns a 3xx unparsed even when its body looks like success', async () => {
+    const fetch = fakeFetch(async () => new Response('{"code":0,"msg":"ok"}', { status: 302, headers: { location: 'https://elsewhere.test/' } }));
+    const sut = new FetchHttpTransport(fetch.fn);
+
+    const result = await sut.postJson(request);
+
+    expect(fetch.calls[0]![1]?.redirect).toBe('manual');
+    expect(result).toMatchObject({ kind: 'response', status: 302, json: null });
+  });
+
+  it('does not follow a real redirect: the target is never called', async () => {
+    const { createServer } = await import('node:http');
+    let targetHits = 0;
+    const target = createServer((_req, res) => {
+      targetHits++;
+      res.setHeader('content-type', 'application/json');
+      res.end('{"code":0,"msg":"ok"}');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const targetUrl = `http://127.0.0.1:${(target.address() as { port: number }).port}/`;
+    const redirector = createServer((_req, res) => {
+      res.statusCode = 307;
+      res.setHeader('location', targetUrl);
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    try {
+      const sut = new FetchHttpTransport();
+      const result = await sut.postJson({ ...request, url: `http://127.0.0.1:${(redirector.address() as { port: number }).port}/open-apis/x` });
+
+      expect(result).toMatchObject({ kind: 'response', status: 307, json: null });
+      expect(targetHits).toBe(0);
+    } finally {
+      await new Promise((r) => redirector.close(r));
+      await new Promise((r) => target.close(r));
+    }
+  });
+
+  it('stops reading a body past the limit, without buffering it whole', async () => {
+    let pulled = 0;
+    let cancelled = false;
+    // 8 MiB in 64 KiB chunks (finite, so a transport that reads it all fails the test instead of hanging it).
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 128) return controller.close();
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const sut = new FetchHttpTransport(fakeFetch(async () => new Response(endless, { status: 200 })).fn, { maxResponseBytes: 1024 * 1024 });
+
+    const result = await sut.postJson(request);
+
+    expect(result).toEqual({ kind: 'response', status: 200, headers: expect.any(Object), json: null, bodyTooLarge: true });
+    expect(cancelled).toBe(true);
+    expect(pulled).toBeLessThanOrEqual(1024 / 64 + 2);
+  });
+
+  it('does not read a body whose declared length is over the limit', async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new TextEncoder().encode('{"code":0}'));
+        controller.close();
+      },
+    });
+    const res = new Response(body, { status: 200, headers: { 'content-length': String(2048) } });
+    const sut = new FetchHttpTransport(fakeFetch(async () => res).fn, { maxResponseBytes: 1024 });
+
+    expect(await sut.postJson(request)).toMatchObject({ kind: 'response', status: 200, json: null, bodyTooLarge: true });
+    expect(pulled).toBeLessThanOrEqual(1);
+  });
+
+  it('reads a body at the limit', async () => {
+    const text = `{"code":0,"msg":"${'x'.repeat(1024 - 20)}"}`;
+    const sut = new FetchHttpTransport(fakeFetch(async () => new Response(text, { status: 200 })).fn, { maxResponseBytes: Buffer.byteLength(text) });
+
+    expect(await sut.postJson(request)).toMatchObject({ kind: 'response', json: { code: 0 } });
+  });
+});

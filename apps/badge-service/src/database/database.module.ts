@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
-import { createDataSource, ensureDatabase, IngestRepository, migrate } from '@badges/store';
+import { IngestRepository, openDatabase } from '@badges/store';
 import { DataSource } from 'typeorm';
 
 const log = new Logger('Database');
@@ -10,13 +10,13 @@ export const databaseProviders = [
     provide: DataSource,
     inject: [APP_CONFIG],
     useFactory: async (config: AppConfig): Promise<DataSource> => {
-      await ensureDatabase(config.database.url);
-      const ds = createDataSource(config.database.url, config.database.poolSize);
-      await ds.initialize();
-      if (config.database.migrate) {
-        const applied = await migrate(ds);
-        if (applied.length > 0) log.log({ applied }, 'migrations applied');
-      }
+      const { ds, applied } = await openDatabase({
+        url: config.database.url,
+        poolSize: config.database.poolSize,
+        create: config.hardening.databaseCreate,
+        migrate: config.database.migrate,
+      });
+      if (applied.length > 0) log.log({ applied }, 'migrations applied');
       return ds;
     },
   },

@@ -131,7 +131,8 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
         await this.consumer?.disconnect().catch(() => undefined);
         this.consumer = undefined;
         const retryInMs = backoffMs(attempt, START_RETRY_BASE_MS, START_RETRY_CAP_MS, () => this.clock.random());
-        this.lastStartError = e instanceof Error ? e.message : String(e);
+        // A code for /health/ready (unauthenticated: no free text); the message is in the log line below.
+        this.lastStartError = errorCodeOf(e);
         this.setPhase('connecting');
         this.log.error({ err: e, attempt, retryInMs }, 'ingest could not start; retrying');
         await this.clock.sleep(retryInMs, this.stopSignal.signal);
@@ -324,4 +325,11 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       this.log.warn({ err: e }, 'could not measure consumer lag');
     }
   }
+}
+
+/** The error's code (kafkajs copies the socket's, e.g. ECONNREFUSED), else its class name. */
+function errorCodeOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
+  return e instanceof Error ? e.name : 'unknown';
 }

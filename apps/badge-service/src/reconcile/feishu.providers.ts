@@ -18,7 +18,11 @@ const logger = (): FeishuLogger => {
 };
 
 export const feishuProviders: Provider[] = [
-  { provide: FetchHttpTransport, useFactory: () => new FetchHttpTransport() },
+  {
+    provide: FetchHttpTransport,
+    inject: [APP_CONFIG],
+    useFactory: (config: AppConfig) => new FetchHttpTransport(undefined, { maxResponseBytes: config.hardening.feishu.maxResponseBytes }),
+  },
   {
     provide: TENANT_TOKENS,
     inject: [APP_CONFIG, FetchHttpTransport],

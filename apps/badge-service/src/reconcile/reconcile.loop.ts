@@ -72,7 +72,11 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     clearInterval(this.gaugeTimer);
     this.poke();
     await this.loopDone;
-    const deadline = new Promise((r) => setTimeout(r, this.config.reconcile.leaseMs).unref());
+    // Within the shutdown grace, less a reserve for giving the leases back and closing: a push still in flight then
+    // has its lease released, which leaves its sides unknown, and its late completion is fenced off.
+    const grace = this.config.hardening.shutdownGraceMs;
+    const waitMs = Math.min(this.config.reconcile.leaseMs, grace - Math.min(5000, grace / 2));
+    const deadline = new Promise((r) => setTimeout(r, waitMs).unref());
     await Promise.race([Promise.all([...this.batches]), deadline]);
     const released = await this.repository.releaseLeases(this.owner).catch(() => 0);
     if (released > 0) this.log.log({ released }, 'leases released at shutdown');
