@@ -67,4 +67,11 @@ describe('loadConfig: Postgres, HTTP and outbound hardening', () => {
     const found = problems({ DATABASE_CREATE: 'maybe', AUDIT_API_DOCS: 'off', SHUTDOWN_GRACE_MS: 'soon', FEISHU_MAX_RESPONSE_BYTES: '10' });
     expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['AUDIT_API_DOCS', 'DATABASE_CREATE', 'FEISHU_MAX_RESPONSE_BYTES', 'SHUTDOWN_GRACE_MS']);
   });
+
+  it('refuses the test-only crash switch in production, and keeps it for tests', () => {
+    expect(problems({ NODE_ENV: 'production', TEST_CRASH_AFTER_INGEST_COMMITS: '3' })).toEqual([
+      'TEST_CRASH_AFTER_INGEST_COMMITS: a test-only switch (it SIGKILLs the process); refused when NODE_ENV=production',
+    ]);
+    expect(loadConfig({ ...base, TEST_CRASH_AFTER_INGEST_COMMITS: '3' }).ingest.crashAfterCommits).toBe(3);
+  });
 });

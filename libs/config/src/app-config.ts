@@ -379,6 +379,9 @@ export function loadConfig(env: Env): AppConfig {
   if (e.FEISHU_APP_TYPE === 'store' && roles.has('reconcile') && !e.FEISHU_VERIFICATION_TOKEN) {
     problems.push('FEISHU_VERIFICATION_TOKEN: required for store apps (checks the app_ticket callback)');
   }
+  if (e.TEST_CRASH_AFTER_INGEST_COMMITS !== undefined && e.NODE_ENV === 'production') {
+    problems.push('TEST_CRASH_AFTER_INGEST_COMMITS: a test-only switch (it SIGKILLs the process); refused when NODE_ENV=production');
+  }
   if (e.FEISHU_APP_TYPE === 'store' && roles.has('reconcile') && !e.FEISHU_ENCRYPT_KEY && e.NODE_ENV === 'production') {
     problems.push('FEISHU_ENCRYPT_KEY: required for store apps when NODE_ENV=production (without it the event callback is unsigned)');
   }
