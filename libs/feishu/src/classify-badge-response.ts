@@ -22,6 +22,8 @@ export const BADGE_OUTCOMES = [
   'auth',
   'transient',
   'unexpected',
+  /** Nothing was sent: the call's deadline (the lease) came first. Never an answer from Feishu. */
+  'not_sent',
 ] as const;
 export type BadgeOutcome = (typeof BADGE_OUTCOMES)[number];
 

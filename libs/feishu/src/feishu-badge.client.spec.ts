@@ -235,10 +235,15 @@ describe('FeishuBadgeClient', () => {
       await sut.setAppBadge(request, { deadlineAt: clock.now() + 1234 });
       expect(transport.callsTo(BADGE)[0].timeoutMs).toBe(1234);
     });
+    it('does not start a request with less than 100 ms left (it would be cut off on the wire)', async () => {
+      transport.on(TOKEN, tokenAnswer('t-1'));
+      expect(await sut.setAppBadge(request, { deadlineAt: clock.now() + 99 })).toMatchObject({ outcome: 'not_sent' });
+      expect(transport.callsTo(BADGE)).toHaveLength(0);
+    });
     it('sends nothing once the deadline has passed, and says so', async () => {
       transport.on(TOKEN, tokenAnswer('t-1'));
       const r = await sut.setAppBadge(request, { deadlineAt: clock.now() });
-      expect(r).toMatchObject({ outcome: 'transient', code: null, httpStatus: null });
+      expect(r).toMatchObject({ outcome: 'not_sent', code: null, httpStatus: null });
       expect(r.msg).toMatch(/not sent/);
       expect(transport.callsTo(BADGE)).toHaveLength(0);
     });
@@ -246,7 +251,7 @@ describe('FeishuBadgeClient', () => {
       const hanging: TenantTokenProvider = { getToken: () => new Promise<string>(() => undefined), invalidate: () => undefined };
       const client = new FeishuBadgeClient(transport, hanging, { baseUrl: BASE_URL });
       const r = await client.setAppBadge(request, { deadlineAt: Date.now() + 30 });
-      expect(r).toMatchObject({ outcome: 'transient' });
+      expect(r).toMatchObject({ outcome: 'not_sent' });
       expect(transport.callsTo(BADGE)).toHaveLength(0);
     });
   });

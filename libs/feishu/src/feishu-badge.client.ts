@@ -123,7 +123,8 @@ export class FeishuBadgeClient {
       return noToken(err);
     }
     const left = deadlineAt === undefined ? this.timeoutMs : Math.min(this.timeoutMs, Math.floor(deadlineAt - this.clock.now()));
-    if (left <= 0) return notSent(token);
+    // A request with almost no time left would be cut off on the wire: an ambiguous answer for nothing.
+    if (left < MIN_SEND_WINDOW_MS) return notSent(token);
     let answer: HttpPostResult;
     try {
       answer = await this.transport.postJson({
@@ -156,16 +157,19 @@ export class FeishuBadgeClient {
   }
 }
 
+/** The least time left for which a request is still sent. */
+const MIN_SEND_WINDOW_MS = 100;
+
 class DeadlinePassed extends Error {
   override readonly name = 'DeadlinePassed';
 }
 
-/** Nothing was sent: the deadline came first. Transient, so the caller retries later. */
+/** Nothing was sent: the deadline came first, so Feishu's state is as it was and the caller simply retries. */
 function notSent(token: string): Attempt {
   return {
     kind: 'answered',
     token,
-    classification: { outcome: 'transient', code: null, httpStatus: null, msg: 'not sent: its deadline (the lease) would pass first', logId: null },
+    classification: { outcome: 'not_sent', code: null, httpStatus: null, msg: 'not sent: its deadline (the lease) would pass first', logId: null },
   };
 }
 

@@ -51,6 +51,13 @@ describe('decide', () => {
   });
 });
 
+describe('a push stopped before it was sent', () => {
+  it('forgets nothing, charges no attempt, records no payload and comes due again at once', () => {
+    const c = decide(user, plan, result('not_sent', { httpStatus: null, msg: 'not sent: its deadline (the lease) would pass first' }), policy, () => 0.5);
+    expect(c).toMatchObject({ kind: 'retry', status: 'pending', attempts: user.attempts, delayMs: 0, sent: null, forgetPc: false, forgetMobile: false });
+  });
+});
+
 describe('versions after a conflict', () => {
   const conflict = (version: string, msg: string, latestVersion?: string) =>
     decide({ ...user, version }, plan, result('version_conflict', { code: 213001, msg, ...(latestVersion ? { latestVersion } : {}) }), policy, () => 0.5);

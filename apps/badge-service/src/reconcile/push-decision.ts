@@ -94,6 +94,10 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
       }
       return { ...base, ...forget, kind: 'retry', status: 'pending', attempts: u.attempts + 1, delayMs: policy.conflictRetryMs, minVersion: next.minVersion };
     }
+    case 'not_sent':
+      // Stopped before it left (its lease would have expired first): nothing changed at Feishu, so nothing is
+      // forgotten and the user is not charged an attempt; it comes due again at once.
+      return { ...base, sent: null, kind: 'retry', status: 'pending', attempts: u.attempts, delayMs: 0 };
     case 'rate_limited':
       return { ...base, kind: 'retry', status: 'pending', attempts: u.attempts, delayMs: r.retryAfterMs ?? 1000 };
     case 'user_invalid':
