@@ -6,6 +6,10 @@ export class Clock {
   now(): number {
     return Date.now();
   }
+  /** Milliseconds that only move forward (not the wall clock, which NTP may step): for deadlines. */
+  monotonic(): number {
+    return performance.now();
+  }
   random(): number {
     return Math.random();
   }

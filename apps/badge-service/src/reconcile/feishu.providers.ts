@@ -35,9 +35,15 @@ export const feishuProviders: Provider[] = [
   },
   {
     provide: FeishuBadgeClient,
-    // The loop's clock: a push's deadline is set in it and checked by the client.
+    // The loop's monotonic clock: a push's deadline is set in it and checked by the client.
     inject: [APP_CONFIG, FetchHttpTransport, TENANT_TOKENS, Clock],
     useFactory: (config: AppConfig, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock) =>
-      new FeishuBadgeClient(transport, tokens, { baseUrl: config.feishu.baseUrl, timeoutMs: config.feishu.timeoutMs }, clock, logger()),
+      new FeishuBadgeClient(
+        transport,
+        tokens,
+        { baseUrl: config.feishu.baseUrl, timeoutMs: config.feishu.timeoutMs },
+        { now: () => clock.monotonic() },
+        logger(),
+      ),
   },
 ];

@@ -120,6 +120,9 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         await this.repository.ensureBudget(scope);
         this.budgets.add(scope);
       }
+      // The lease is measured from before the claim on the monotonic clock: a step of the wall clock cannot
+      // stretch a push past it.
+      const claimedAtMono = this.clock.monotonic();
       const claim = await this.repository.claim({
         scope,
         tenantFilter: store ? scope : null,
@@ -135,7 +138,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
-        this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope);
+        this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope, claimedAtMono);
       } else if (claim.db.budgetFreeAt !== null) {
         wakeAt = Math.min(wakeAt ?? Infinity, this.dbClock.toLocal(claim.db.budgetFreeAt));
       }
@@ -147,10 +150,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     return { claimed, wakeAt };
   }
 
-  private launch(claim: Claim, scope: string): void {
+  private launch(claim: Claim, scope: string, claimedAtMono: number): void {
     const n = claim.users.length;
     this.inflight += n;
-    const p: Promise<void> = this.pushBatch(claim, scope)
+    const p: Promise<void> = this.pushBatch(claim, scope, claimedAtMono)
       .catch((e) => this.log.error({ err: e }, 'push batch failed'))
       .finally(() => {
         this.inflight -= n;
@@ -164,9 +167,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
    * Every push of the claim, each at its slot. No push outlives its lease: every step of it (token requests, the
    * request, a retry) ends by the lease's expiry less the time kept for recording the results.
    */
-  private async pushBatch(claim: Claim, scope: string): Promise<void> {
+  private async pushBatch(claim: Claim, scope: string, claimedAtMono: number): Promise<void> {
     const leaseMs = this.config.reconcile.leaseMs;
-    const deadlineAt = claim.startedAt + leaseMs - Math.min(RECONCILE.completionReserveMs, leaseMs / 4);
+    // On the monotonic clock (Clock.monotonic), as the Feishu client checks it.
+    const deadlineAt = claimedAtMono + leaseMs - Math.min(RECONCILE.completionReserveMs, leaseMs / 4);
     // Results are written as they come, in small groups, rather than when the slowest push of the claim ends: a
     // finished push is recorded well inside its lease, and the user can come due again at once.
     const pending: Completion[] = [];
@@ -231,7 +235,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       this.metrics.slotsMissed.inc();
       return (u) => deferred(u, 0, 'not sent: its push slot had passed');
     }
-    if (now >= deadlineAt) return (u) => deferred(u, 0, 'not sent: its lease would expire first');
+    if (this.clock.monotonic() >= deadlineAt) return (u) => deferred(u, 0, 'not sent: its lease would expire first');
     return null;
   }
 
@@ -239,8 +243,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private async slotForRetry(scope: string, deadlineAt: number): Promise<boolean> {
     try {
       const at = this.dbClock.toLocal(await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs));
-      if (at >= deadlineAt) return false;
       const wait = at - this.clock.now();
+      if (this.clock.monotonic() + wait >= deadlineAt) return false;
       if (wait > 1) await this.clock.sleep(wait);
       return this.mayPush(scope, at, deadlineAt) === null;
     } catch (e) {
