@@ -9,6 +9,18 @@ import { Clock } from '../common/clock';
  * RESYNC_AFTER_MS for a full re-push, at most RESYNC_BUDGET_SHARE of the interval's quota, coming due evenly over
  * the interval so that repair never takes more than its share of any second.
  */
+/**
+ * One pass of drift repair: users come due one every `spacingMs` (its share of the quota), over one interval at
+ * most. Passes start 1–1.5 intervals apart (`nextPassInMs`), so one pass's users are all due before the next pass
+ * marks any: repair never takes more than its share of any second.
+ */
+export function resyncBatch(perSecond: number, intervalMs: number): { max: number; spacingMs: number } {
+  const spacingMs = 1000 / perSecond;
+  return { max: Math.max(1, Math.floor(intervalMs / spacingMs)), spacingMs };
+}
+
+export const nextPassInMs = (intervalMs: number, random: number): number => intervalMs * (1 + random / 2);
+
 @Injectable()
 export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(ResyncScheduler.name);
@@ -34,7 +46,7 @@ export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShu
   private schedule(): void {
     if (this.stopped) return;
     const every = this.config.reconcile.resyncIntervalMs;
-    this.timer = setTimeout(() => void this.runOnce().finally(() => this.schedule()), every / 2 + this.clock.random() * every);
+    this.timer = setTimeout(() => void this.runOnce().finally(() => this.schedule()), nextPassInMs(every, this.clock.random()));
     this.timer.unref();
   }
 
@@ -47,9 +59,8 @@ export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShu
       try {
         const r = this.config.reconcile;
         // At most the share of the quota over the interval, and spread over it: one user every `spacingMs`.
-        const perSecond = r.resyncBudgetShare * this.config.feishu.rateLimit;
-        const max = Math.max(1, Math.floor((perSecond * r.resyncIntervalMs) / 1000));
-        const n = await this.repository.markForResync(r.resyncAfterMs, max, 1000 / perSecond);
+        const { max, spacingMs } = resyncBatch(r.resyncBudgetShare * this.config.feishu.rateLimit, r.resyncIntervalMs);
+        const n = await this.repository.markForResync(r.resyncAfterMs, max, spacingMs);
         if (n > 0) this.log.log({ users: n }, 'drift repair: users marked for a full re-push');
         return n;
       } finally {
