@@ -117,6 +117,20 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(b.users.map((u) => [u.userId, u.forceFull])).toEqual([['ou_c', true]]);
   });
 
+  it("an operator's resync during a push that then fails is not made to wait out the backoff", async () => {
+    await apply([event('ou_r', 'approval', 1, counts(2))]);
+    const a = await claim('A');
+    await audit.resync({ tenantKey: '', userIdType: 'open_id', userId: 'ou_r' }, 'resync by test');
+    const u = a.users[0];
+    const slow: DecisionPolicy = { ...policy, backoffBaseMs: 60_000, backoffMaxMs: 60_000 };
+    const failed = decide(u, planPush(u.desired, u.applied, u.forceFull)!, { ...answer('applied', 'boom'), outcome: 'transient', code: null, httpStatus: 503 }, slow, () => 0.99);
+    expect(failed.delayMs).toBeGreaterThan(30_000);
+    await repo.complete('A', [failed]);
+    const r = await row('ou_r');
+    expect([r.status, r.attempts, r.force_full]).toEqual(['pending', 0, true]);
+    expect((await claim('B')).users.map((x) => x.userId)).toEqual(['ou_r']); // due now, not in a minute
+  });
+
   it('a "latest version" at the 64-bit maximum parks that user alone, with the reason; everyone else is still claimed', async () => {
     await apply([event('ou_max', 'approval', 1, counts(1)), event('ou_other', 'approval', 1, counts(1))]);
     const c = await claim('A');

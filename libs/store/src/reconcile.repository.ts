@@ -175,6 +175,8 @@ export const DIRTY_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty, (extract(epoch FROM min(desired_changed_at)) * 1000)::float8 AS oldest_ms
   FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
 
+const RESYNCED_DURING_PUSH = `(b.force_full AND b.desired_revision <> b.lease_revision AND b.attempts = 0)`;
+
 /** Fenced completion of a batch of attempts, and their audit rows, in one statement. */
 export const COMPLETE_SQL = `
   WITH d AS (
@@ -202,9 +204,13 @@ export const COMPLETE_SQL = `
       status = CASE WHEN d.kind IN ('applied', 'noop') AND b.desired_revision = b.lease_revision THEN 'in_sync'
                     WHEN d.kind IN ('applied', 'noop') THEN 'pending'
                     WHEN d.kind = 'park' AND b.desired_revision <> b.lease_revision THEN 'pending'
+                    WHEN d.kind = 'retry' AND ${RESYNCED_DURING_PUSH} THEN 'pending'
                     ELSE d.status END,
-      attempts = d.attempts,
-      next_attempt_at = clock_timestamp() + d.delay_ms * interval '1 millisecond',
+      -- An operator's resync while the push was in flight (RESYNC_SQL: force_full, a new revision, attempts 0)
+      -- asked for a push now: a failed push does not make it wait out a backoff.
+      attempts = CASE WHEN d.kind = 'retry' AND ${RESYNCED_DURING_PUSH} THEN 0 ELSE d.attempts END,
+      next_attempt_at = CASE WHEN d.kind = 'retry' AND ${RESYNCED_DURING_PUSH} THEN clock_timestamp()
+                             ELSE clock_timestamp() + d.delay_ms * interval '1 millisecond' END,
       -- A version Feishu names may be any number of digits: clamp to the 64-bit range (at the maximum the next
       -- claim parks the user).
       last_version = greatest(b.last_version, least(coalesce(d.min_version, 0), ${MAX_VERSION_SQL})::bigint),
