@@ -1,6 +1,6 @@
 import type { AppConfig } from '@badges/config';
 import { BadgeEvent, newestPerSource } from '@badges/contracts';
-import { AuditRepository, IngestRepository, ReconcileRepository } from '@badges/store';
+import { AuditRepository, BadgeCountColumns, IngestRepository, ReconcileRepository } from '@badges/store';
 import type { DataSource } from 'typeorm';
 import { counts, event } from '../support/events';
 import { FeishuModel, SIDES, SideCounts } from './feishu.model';
@@ -24,16 +24,8 @@ export interface EventSpec {
   mobileWeb: number;
 }
 
-interface StateRow {
+interface StateRow extends BadgeCountColumns {
   user_id: string;
-  desired_pc_web_app: number;
-  desired_pc_gadget: number;
-  desired_mobile_web_app: number;
-  desired_mobile_gadget: number;
-  applied_pc_web_app: number | null;
-  applied_pc_gadget: number | null;
-  applied_mobile_web_app: number | null;
-  applied_mobile_gadget: number | null;
   lease_owner: string | null;
   status: string;
   dirty: boolean;

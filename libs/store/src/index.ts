@@ -5,3 +5,4 @@ export * from './reconcile.repository';
 export * from './audit.repository';
 export * from './audit-partitions.repository';
 export * from './app-ticket.repository';
+export type { BadgeCountColumns } from './badge-state.columns';

@@ -30,8 +30,6 @@ export interface Claim {
   clockRttMs: number;
   /** firstSlotAt and budgetFreeAt in the database's clock, for a caller that keeps a better offset of its own. */
   db: { firstSlotAt: number; budgetFreeAt: number | null };
-  /** The caller's clock just before the claim: every lease taken expires no earlier than this + leaseMs. */
-  startedAt: number;
 }
 
 /** The caller's clock (a replica's Date.now()); the database's clock is what every stored time is in. */
@@ -331,7 +329,6 @@ export class ReconcileRepository {
     now?: LocalClock;
   }): Promise<Claim> {
     const localNow = opts.now ?? Date.now;
-    const startedAt = localNow();
     return this.ds.transaction(async (m) => {
       const before = localNow();
       const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope, opts.leadMs]);
@@ -346,7 +343,7 @@ export class ReconcileRepository {
       const slots = Math.floor((now + opts.horizonMs - start) / opts.spacingMs);
       const want = Math.min(opts.limit, slots);
       const local = (dbMs: number) => dbMs - clockOffsetMs;
-      const clock = { clockOffsetMs, clockRttMs, startedAt, spacingMs: opts.spacingMs };
+      const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
       if (want <= 0) {
         const freeAt = start - opts.horizonMs + opts.spacingMs;
         return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };

@@ -52,7 +52,6 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
       budgetFreeAt: null,
       clockOffsetMs: 0,
       clockRttMs: 1,
-      startedAt: clock.now(),
       db: { firstSlotAt: Date.now(), budgetFreeAt: null },
     };
     clock.stepBack(60_000);
