@@ -1,6 +1,7 @@
 import type { BadgeCountColumns } from './badge-state.columns';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { DIRTY_PREDICATE } from './dirty-set';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 
 export type BadgeStatus = 'pending' | 'in_sync' | 'backing_off' | 'parked';
@@ -103,7 +104,7 @@ export const COUNT_BY_STATUS_IN_TENANTS_SQL = `${COUNT_BY_STATUS_SQL} WHERE tena
 export const BACKLOG_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty,
          extract(epoch FROM clock_timestamp() - min(desired_changed_at))::float8 AS oldest_age_seconds
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
 

@@ -1,4 +1,5 @@
 export * from './database';
+export { DIRTY_CHANNEL, DIRTY_PREDICATE } from './dirty-set';
 export * from './ingest.repository';
 export { MIGRATIONS } from './migrations';
 export * from './reconcile.repository';

@@ -1,6 +1,6 @@
 import { BadgeEvent, storableText, UserIdType } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { DIRTY_CHANNEL } from './database';
+import { DIRTY_CHANNEL } from './dirty-set';
 
 /** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
  * turns, so each recomputes the desired sum from what the other committed (no lost update), without deadlock. */

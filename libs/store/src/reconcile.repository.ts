@@ -1,6 +1,7 @@
 import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
 import { DataSource } from 'typeorm';
+import { DIRTY_PREDICATE } from './dirty-set';
 
 /** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
 export interface ClaimedUser {
@@ -90,7 +91,7 @@ export const CLAIM_SQL = `
     SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner, lease_version AS previous_version,
            last_version >= ${MAX_VERSION_SQL} AS exhausted
     FROM badge_state
-    WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
+    WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
     ORDER BY next_attempt_at
@@ -150,28 +151,28 @@ export const CLAIM_SQL = `
 export const DUE_SCOPES_SQL = `
   WITH RECURSIVE tenants AS (
     (SELECT tenant_key FROM badge_state
-     WHERE desired_revision > pushed_revision AND status <> 'parked' AND ($2::text IS NULL OR tenant_key > $2)
+     WHERE ${DIRTY_PREDICATE} AND ($2::text IS NULL OR tenant_key > $2)
      ORDER BY tenant_key LIMIT 1)
     UNION ALL
     SELECT (SELECT b.tenant_key FROM badge_state b
-            WHERE b.desired_revision > b.pushed_revision AND b.status <> 'parked' AND b.tenant_key > t.tenant_key
+            WHERE ${DIRTY_PREDICATE} AND b.tenant_key > t.tenant_key
             ORDER BY b.tenant_key LIMIT 1)
     FROM tenants t WHERE t.tenant_key IS NOT NULL
   )
   SELECT t.tenant_key FROM tenants t
   WHERE t.tenant_key IS NOT NULL
     AND (SELECT min(b.next_attempt_at) FROM badge_state b
-         WHERE b.tenant_key = t.tenant_key AND b.desired_revision > b.pushed_revision AND b.status <> 'parked')
+         WHERE b.tenant_key = t.tenant_key AND ${DIRTY_PREDICATE})
         <= clock_timestamp()
   LIMIT $1`;
 
 export const EARLIEST_DUE_SQL = `
   SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 export const DIRTY_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty, (extract(epoch FROM min(desired_changed_at)) * 1000)::float8 AS oldest_ms
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 const RESYNCED_DURING_PUSH = `(b.force_full AND b.desired_revision <> b.lease_revision AND b.attempts = 0)`;
 
