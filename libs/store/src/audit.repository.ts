@@ -1,8 +1,8 @@
 import type { BadgeCountColumns } from './badge-state.columns';
-import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DIRTY_PREDICATE } from './dirty-set';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
+import { queryNamed } from './named-statement';
 
 export type BadgeStatus = 'pending' | 'in_sync' | 'backing_off' | 'parked';
 export const BADGE_STATUSES: readonly BadgeStatus[] = ['pending', 'in_sync', 'backing_off', 'parked'];
@@ -268,9 +268,8 @@ export class AuditRepository {
    * The per-request reads run as named prepared statements, so each pooled connection parses and plans them once:
    * planning the history page over every daily partition cost as much as running it (bench/audit.bench.mjs).
    */
-  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    const pool = (this.ds.driver as unknown as { master: Pool }).master;
-    return (await pool.query({ name, text, values })).rows as T[];
+  private prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    return queryNamed<T>(this.ds, { name, text }, values);
   }
 
   /** Up to `limit` users with the status, in key order, strictly after `after`; only `tenants` unless null. */

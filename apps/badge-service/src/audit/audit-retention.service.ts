@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { APP_CONFIG, AppConfig } from '@badges/config';
 import { addDays, auditDay, AuditPartitionsRepository, MaintenancePlan, MaintenanceReport } from '@badges/store';
 import { Clock } from '../common/clock';
+import { jittered, PeriodicTask } from '../common/periodic-task';
 import { AUDIT } from './audit.constants';
 
 const DAY_MS = 86_400_000;
@@ -22,9 +23,17 @@ export function maintenancePlan(now: number, retentionDays: number): Maintenance
 @Injectable()
 export class AuditRetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(AuditRetentionService.name);
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<void>;
-  private stopped = false;
+  private readonly task = new PeriodicTask({
+    name: 'audit maintenance',
+    run: () => this.runOnce(),
+    firstDelayMs: () => 0,
+    // After a failed pass (database down, lock timeout), again sooner than the hour.
+    nextDelayMs: (pass) =>
+      pass.ok && !pass.value?.failed.length
+        ? jittered(AUDIT.maintenanceIntervalMs, AUDIT.maintenanceJitter, this.clock.random())
+        : AUDIT.maintenanceRetryMs,
+    log: this.log,
+  });
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -33,13 +42,11 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
   ) {}
 
   onApplicationBootstrap(): void {
-    this.schedule(0);
+    this.task.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.inFlight;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; null when another replica holds the maintenance lock. */
@@ -56,24 +63,5 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
       this.log.log({ ...report }, 'audit partitions maintained');
     }
     return report;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.runOnce().then(
-        (r) => this.schedule(r?.failed.length ? AUDIT.maintenanceRetryMs : this.nextDelay()),
-        (e: unknown) => {
-          this.log.error({ err: e }, 'audit maintenance failed');
-          this.schedule(AUDIT.maintenanceRetryMs);
-        },
-      );
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  private nextDelay(): number {
-    const spread = AUDIT.maintenanceIntervalMs * AUDIT.maintenanceJitter;
-    return Math.round(AUDIT.maintenanceIntervalMs - spread + 2 * spread * this.clock.random());
   }
 }

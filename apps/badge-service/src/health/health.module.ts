@@ -1,5 +1,5 @@
 import { Global, Module, OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DatabaseService } from '@badges/store';
 import { HealthController } from './health.controller';
 import { ReadinessRegistry } from './readiness.registry';
 
@@ -8,12 +8,12 @@ import { ReadinessRegistry } from './readiness.registry';
 export class HealthModule implements OnModuleInit {
   constructor(
     private readonly registry: ReadinessRegistry,
-    private readonly ds: DataSource,
+    private readonly database: DatabaseService,
   ) {}
 
   onModuleInit(): void {
     this.registry.register('database', async () => {
-      await this.ds.query('SELECT 1');
+      await this.database.ping();
       return { ok: true };
     });
   }

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { AppTicketRepository, TicketOutcome } from '@badges/store';
+import { PeriodicTask } from '../common/periodic-task';
 import { Metrics } from '../metrics/metrics.service';
 import { TENANT_TOKENS } from './feishu.providers';
 
@@ -14,9 +15,16 @@ const FIRST_REQUEST_MS = 1_000;
  * picks it up from there; with none stored yet, one is asked for.
  */
 @Injectable()
-export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AppTicketSync implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(AppTicketSync.name);
-  private timer?: NodeJS.Timeout;
+  private readonly sync = new PeriodicTask({
+    name: 'app_ticket sync',
+    run: () => this.refresh(true),
+    firstDelayMs: () => FIRST_REQUEST_MS,
+    nextDelayMs: () => SYNC_MS,
+    log: this.log,
+    failureLevel: 'warn',
+  });
   private current: string | null = null;
 
   constructor(
@@ -34,14 +42,11 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
     if (!this.store) return;
     this.metrics.appTicketReceived.set(0);
     await this.refresh();
-    const first = setTimeout(() => void this.refresh(true), FIRST_REQUEST_MS);
-    first.unref();
-    this.timer = setInterval(() => void this.refresh(true), SYNC_MS);
-    this.timer.unref();
+    this.sync.start();
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sync.stop();
   }
 
   /** From the event callback: kept for every replica and used here at once, unless it is a replay or older. */

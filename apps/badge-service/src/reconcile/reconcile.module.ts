@@ -1,8 +1,6 @@
 import { DynamicModule, Inject, Module, OnModuleInit, Provider, Type } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { AppTicketRepository, ReconcileRepository } from '@badges/store';
-import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { AppTicketSync } from './app-ticket.sync';
 import { DirtyListener } from './dirty.listener';
@@ -20,8 +18,6 @@ export class ReconcileModule implements OnModuleInit {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [
       ...feishuProviders,
-      { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
-      { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
       AppTicketSync,
       DirtyListener,
       ReconcileLoop,
