@@ -1,5 +1,6 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { IngestRepository, openDatabase } from '@badges/store';
 import { DataSource } from 'typeorm';
 
@@ -8,13 +9,14 @@ const log = new Logger('Database');
 export const databaseProviders = [
   {
     provide: DataSource,
-    inject: [APP_CONFIG],
-    useFactory: async (config: AppConfig): Promise<DataSource> => {
+    inject: [ConfigService],
+    useFactory: async (config: ConfigService<AppConfig, true>): Promise<DataSource> => {
+      const database = config.get('database', { infer: true });
       const { ds, applied } = await openDatabase({
-        url: config.database.url,
-        poolSize: config.database.poolSize,
-        create: config.hardening.databaseCreate,
-        migrate: config.database.migrate,
+        url: database.url,
+        poolSize: database.poolSize,
+        create: config.get('hardening', { infer: true }).databaseCreate,
+        migrate: database.migrate,
       });
       if (applied.length > 0) log.log({ applied }, 'migrations applied');
       return ds;
@@ -22,8 +24,8 @@ export const databaseProviders = [
   },
   {
     provide: IngestRepository,
-    inject: [DataSource, APP_CONFIG],
-    useFactory: (ds: DataSource, config: AppConfig) => new IngestRepository(ds, { maxSourcesPerUser: config.ingest.maxSourcesPerUser }),
+    inject: [DataSource, ConfigService],
+    useFactory: (ds: DataSource, config: ConfigService<AppConfig, true>) => new IngestRepository(ds, { maxSourcesPerUser: config.get('ingest', { infer: true }).maxSourcesPerUser }),
   },
 ];
 

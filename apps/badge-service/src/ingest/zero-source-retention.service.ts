@@ -1,5 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { ADVISORY_LOCKS, IngestRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
@@ -27,13 +28,16 @@ export class ZeroSourceRetentionService implements OnApplicationBootstrap, Befor
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<unknown>;
   private stopped = false;
+  private readonly retentionMs: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly ds: DataSource,
     private readonly repository: IngestRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.retentionMs = config.get('ingest', { infer: true }).zeroSourceRetentionMs;
+  }
 
   onApplicationBootstrap(): void {
     this.schedule();
@@ -55,7 +59,7 @@ export class ZeroSourceRetentionService implements OnApplicationBootstrap, Befor
       try {
         let dropped = 0;
         for (let i = 0; i < ZERO_SOURCE_RETENTION.maxBatchesPerPass && !this.stopped; i++) {
-          const n = await this.repository.dropZeroSources(this.config.ingest.zeroSourceRetentionMs, ZERO_SOURCE_RETENTION.batch);
+          const n = await this.repository.dropZeroSources(this.retentionMs, ZERO_SOURCE_RETENTION.batch);
           dropped += n;
           if (n < ZERO_SOURCE_RETENTION.batch) break;
         }

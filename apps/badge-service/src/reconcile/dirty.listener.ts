@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { DIRTY_CHANNEL } from '@badges/store';
 import { Client } from 'pg';
 
@@ -14,7 +15,11 @@ export class DirtyListener implements OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private onWake: () => void = () => undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  private readonly databaseUrl: string;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    this.databaseUrl = config.get('database', { infer: true }).url;
+  }
 
   start(onWake: () => void): void {
     this.onWake = onWake;
@@ -23,7 +28,7 @@ export class DirtyListener implements OnApplicationShutdown {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new Client({ connectionString: this.config.database.url, application_name: 'badge-reconciler-listen' });
+    const client = new Client({ connectionString: this.databaseUrl, application_name: 'badge-reconciler-listen' });
     this.client = client;
     const retry = () => {
       client.removeAllListeners();

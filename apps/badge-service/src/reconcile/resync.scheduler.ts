@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { ADVISORY_LOCKS, ReconcileRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
@@ -26,13 +27,16 @@ export class ResyncScheduler implements OnApplicationBootstrap, OnApplicationShu
   private readonly log = new Logger(ResyncScheduler.name);
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly config: Pick<AppConfig, 'reconcile' | 'feishu'>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly ds: DataSource,
     private readonly repository: ReconcileRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.config = { reconcile: config.get('reconcile', { infer: true }), feishu: config.get('feishu', { infer: true }) };
+  }
 
   onApplicationBootstrap(): void {
     this.schedule();
