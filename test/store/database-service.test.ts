@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ConfigModule, loadConfig } from '@badges/config';
+import { AppConfigModule, loadConfig } from '@badges/config';
 import { ADVISORY_LOCKS, AuditRepository, DatabaseService, DIRTY_PREDICATE, IngestRepository, NOTIFY_DIRTY_SQL } from '@badges/store';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -173,7 +173,7 @@ describe('StoreModule', () => {
   const config = () => loadConfig({ BADGE_ROLES: 'ingest', DATABASE_URL: db.url, DATABASE_POOL_SIZE: '2', INGEST_MAX_SOURCES_PER_USER: '3' });
 
   it('provides the repositories and the DatabaseService, set up from the configuration, and closes the pool at shutdown', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config()), DatabaseModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppConfigModule.forRoot(config()), DatabaseModule] }).compile();
     const ds = moduleRef.get(DataSource);
     await moduleRef.get(DatabaseService).ping();
     expect(moduleRef.get(AuditRepository)).toBeInstanceOf(AuditRepository);
@@ -190,7 +190,7 @@ describe('StoreModule', () => {
     }
     @Module({ providers: [WantsSql] })
     class FeatureModule {}
-    await expect(Test.createTestingModule({ imports: [ConfigModule.forRoot(config()), DatabaseModule, FeatureModule] }).compile()).rejects.toThrow(
+    await expect(Test.createTestingModule({ imports: [AppConfigModule.forRoot(config()), DatabaseModule, FeatureModule] }).compile()).rejects.toThrow(
       /can't resolve dependencies of the WantsSql/,
     );
   });

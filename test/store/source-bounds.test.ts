@@ -1,4 +1,4 @@
-import { AppConfig } from '@badges/config';
+import { AppConfig, configServiceOf } from '@badges/config';
 import { newestPerSource } from '@badges/contracts';
 import { ADVISORY_LOCKS, DatabaseService, IngestRepository } from '@badges/store';
 import { Client } from 'pg';
@@ -72,7 +72,7 @@ describe('bounded sources per user on the real Postgres', () => {
   describe('SOURCE_ZERO_RETENTION_MS', () => {
     const RETENTION_MS = 60_000;
     const retention = () =>
-      new ZeroSourceRetentionService({ ingest: { zeroSourceRetentionMs: RETENTION_MS } } as AppConfig, new DatabaseService(db.ds), sut, new Clock());
+      new ZeroSourceRetentionService(configServiceOf({ ingest: { zeroSourceRetentionMs: RETENTION_MS } } as AppConfig), new DatabaseService(db.ds), sut, new Clock());
     const age = (userId: string, source: string, ms: number) =>
       db.ds.query(`UPDATE badge_source SET updated_at = now() - $3::bigint * interval '1 millisecond' WHERE user_id = $1 AND source = $2`, [
         userId,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import { addDays, auditDay, AuditPartitionsRepository, dayStart, MaintenanceReport, partitionDay, partitionName } from '@badges/store';
 import { Clock } from '../common/clock';
 import { AuditRetentionService, maintenancePlan } from './audit-retention.service';
@@ -76,7 +76,7 @@ describe('AuditRetentionService passes', () => {
   it('runs at start, again after a minute when a pass failed or partly failed, and hourly otherwise', async () => {
     Logger.overrideLogger(false);
     const { repository, passes } = partitions([partly, new Error('database down'), null, ok, ok]);
-    const sut = new AuditRetentionService(loadConfig({ BADGE_ROLES: 'ingest' }), repository, clock);
+    const sut = new AuditRetentionService(configServiceOf(loadConfig({ BADGE_ROLES: 'ingest' })), repository, clock);
     const t0 = Date.now();
     sut.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(0);

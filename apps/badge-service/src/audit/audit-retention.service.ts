@@ -1,5 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { addDays, auditDay, AuditPartitionsRepository, MaintenancePlan, MaintenanceReport } from '@badges/store';
 import { Clock } from '../common/clock';
 import { jittered, PeriodicTask } from '../common/periodic-task';
@@ -34,12 +35,15 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
         : AUDIT.maintenanceRetryMs,
     log: this.log,
   });
+  private readonly retentionDays: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly partitions: AuditPartitionsRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.retentionDays = config.get('audit', { infer: true }).retentionDays;
+  }
 
   onApplicationBootstrap(): void {
     this.task.start();
@@ -54,7 +58,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
     // The rows' `at` comes from the database's clock, so the partitions they need and the ones past retention
     // are decided by it, not by this process's clock.
     const now = await this.partitions.databaseNow();
-    const report = await this.partitions.maintain(maintenancePlan(now, this.config.audit.retentionDays));
+    const report = await this.partitions.maintain(maintenancePlan(now, this.retentionDays));
     if (report === null) {
       this.log.debug('audit maintenance skipped: another replica holds the lock');
     } else if (report.failed.length > 0) {

@@ -1,4 +1,4 @@
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import { AuditRepository, PushCount, StatusCounts } from '@badges/store';
 import { AuditStatsService } from './audit-stats.service';
 import { AuditPrincipal } from './audit-token.guard';
@@ -41,7 +41,7 @@ describe('AuditStatsService', () => {
         ],
         12.34567,
       ),
-      custom,
+      configServiceOf(custom),
     );
     expect(await sut.stats(everyTenant)).toEqual({
       users: { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 },
@@ -55,7 +55,7 @@ describe('AuditStatsService', () => {
 
   it('reports consumer lag per partition and in total when this process consumes', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5, '1': 0, '2': 12 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
-    const sut = new AuditStatsService(repository([], null), custom, lag);
+    const sut = new AuditStatsService(repository([], null), configServiceOf(custom), lag);
     expect(await sut.stats(everyTenant)).toMatchObject({
       oldestPendingAgeSeconds: null,
       consumerLag: { partitions: { '0': 5, '1': 0, '2': 12 }, total: 17, measuredAt: '2026-11-24T08:00:00.000Z' },
@@ -64,20 +64,20 @@ describe('AuditStatsService', () => {
 
   it('reports no lag before the first measurement', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: {}, lagMeasuredAt: null }) };
-    expect((await new AuditStatsService(repository([], null), custom, lag).stats(everyTenant)).consumerLag).toBeNull();
+    expect((await new AuditStatsService(repository([], null), configServiceOf(custom), lag).stats(everyTenant)).consumerLag).toBeNull();
   });
 
   it("counts a tenant-restricted token's tenants only, and shows it no consumer lag (every tenant's messages mixed)", async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
-    const stats = await new AuditStatsService(repository([], null), custom, lag).stats(tenantA);
+    const stats = await new AuditStatsService(repository([], null), configServiceOf(custom), lag).stats(tenantA);
     expect(stats.users.total).toBe(1);
     expect(stats.consumerLag).toBeNull();
   });
 
   it('reports the app_ticket of a store app (a stats field, not a readiness failure)', async () => {
     const store = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_store' });
-    expect((await new AuditStatsService(repository([], null), store).stats(everyTenant)).appTicket).toEqual({ received: true, receivedAt: '2026-11-24T07:00:00.000Z' });
+    expect((await new AuditStatsService(repository([], null), configServiceOf(store)).stats(everyTenant)).appTicket).toEqual({ received: true, receivedAt: '2026-11-24T07:00:00.000Z' });
     const other = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_other' });
-    expect((await new AuditStatsService(repository([], null), other).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
+    expect((await new AuditStatsService(repository([], null), configServiceOf(other)).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
   });
 });

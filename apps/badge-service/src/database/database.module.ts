@@ -1,14 +1,18 @@
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { StoreModule, StoreOptions } from '@badges/store';
 
 /** The store, set up from the app's configuration: the one place the database settings are read. */
 export const DatabaseModule = StoreModule.forRootAsync({
-  inject: [APP_CONFIG],
-  useFactory: (config: AppConfig): StoreOptions => ({
-    url: config.database.url,
-    poolSize: config.database.poolSize,
-    create: config.hardening.databaseCreate,
-    migrate: config.database.migrate,
-    ingest: { maxSourcesPerUser: config.ingest.maxSourcesPerUser },
-  }),
+  inject: [ConfigService],
+  useFactory: (config: ConfigService<AppConfig, true>): StoreOptions => {
+    const database = config.get('database', { infer: true });
+    return {
+      url: database.url,
+      poolSize: database.poolSize,
+      create: config.get('hardening', { infer: true }).databaseCreate,
+      migrate: database.migrate,
+      ingest: { maxSourcesPerUser: config.get('ingest', { infer: true }).maxSourcesPerUser },
+    };
+  },
 });

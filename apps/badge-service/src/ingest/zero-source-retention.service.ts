@@ -1,5 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { DatabaseService, IngestRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { jittered, PeriodicTask } from '../common/periodic-task';
@@ -32,13 +33,16 @@ export class ZeroSourceRetentionService implements OnApplicationBootstrap, Befor
     log: this.log,
     failureLevel: 'warn',
   });
+  private readonly retentionMs: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly database: DatabaseService,
     private readonly repository: IngestRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.retentionMs = config.get('ingest', { infer: true }).zeroSourceRetentionMs;
+  }
 
   onApplicationBootstrap(): void {
     this.task.start();
@@ -53,7 +57,7 @@ export class ZeroSourceRetentionService implements OnApplicationBootstrap, Befor
     const pass = await this.database.tryLock('zeroSourceRetention', async () => {
       let dropped = 0;
       for (let i = 0; i < ZERO_SOURCE_RETENTION.maxBatchesPerPass && !signal?.aborted; i++) {
-        const n = await this.repository.dropZeroSources(this.config.ingest.zeroSourceRetentionMs, ZERO_SOURCE_RETENTION.batch);
+        const n = await this.repository.dropZeroSources(this.retentionMs, ZERO_SOURCE_RETENTION.batch);
         dropped += n;
         if (n < ZERO_SOURCE_RETENTION.batch) break;
       }

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { AppTicketRepository, TicketOutcome } from '@badges/store';
 import { PeriodicTask } from '../common/periodic-task';
@@ -26,13 +27,16 @@ export class AppTicketSync implements OnApplicationBootstrap, BeforeApplicationS
     failureLevel: 'warn',
   });
   private current: string | null = null;
+  private readonly appId: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly repository: AppTicketRepository,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.appId = config.get('feishu', { infer: true }).appId;
+  }
 
   private get store(): StoreAppTokenProvider | null {
     return this.tokens instanceof StoreAppTokenProvider ? this.tokens : null;
@@ -51,7 +55,7 @@ export class AppTicketSync implements OnApplicationBootstrap, BeforeApplicationS
 
   /** From the event callback: kept for every replica and used here at once, unless it is a replay or older. */
   async received(ticket: string, issuedAt: Date, eventId?: string): Promise<TicketOutcome> {
-    const outcome = await this.repository.accept(this.config.feishu.appId, ticket, issuedAt, eventId);
+    const outcome = await this.repository.accept(this.appId, ticket, issuedAt, eventId);
     if (outcome === 'stored') this.use(ticket);
     return outcome;
   }
@@ -65,7 +69,7 @@ export class AppTicketSync implements OnApplicationBootstrap, BeforeApplicationS
   /** Picks up a ticket another replica stored; with none anywhere, asks Feishu for one (it throttles itself). */
   private async refresh(askIfMissing = false): Promise<void> {
     try {
-      const ticket = await this.repository.load(this.config.feishu.appId);
+      const ticket = await this.repository.load(this.appId);
       if (ticket !== null && ticket !== this.current) this.use(ticket);
       if (askIfMissing && this.current === null) await this.store?.requestAppTicket();
     } catch (e) {

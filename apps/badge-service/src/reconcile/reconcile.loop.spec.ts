@@ -1,4 +1,4 @@
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import type { FeishuBadgeClient, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
 import type { Claim, DatabaseService, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -37,7 +37,7 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
       },
     } as unknown as FeishuBadgeClient;
     const repository = { complete: async () => [] } as unknown as ReconcileRepository;
-    const loop = new ReconcileLoop(config, repository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
+    const loop = new ReconcileLoop(configServiceOf(config), repository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
     const user = {
       tenantKey: '',
       userIdType: 'open_id' as const,

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { FeishuBadgeClient } from '@badges/feishu';
 import { Claim, ClaimedUser, Completion, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -47,8 +48,11 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
   private scopeCursor: string | null = null;
 
+  /** Read once; `Pick` keeps `this.config.reconcile.*` at the many places that read it. */
+  private readonly config: Pick<AppConfig, 'reconcile' | 'feishu' | 'hardening'>;
+
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly repository: ReconcileRepository,
     private readonly feishu: FeishuBadgeClient,
     private readonly listener: DirtyListener,
@@ -56,9 +60,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly clock: Clock,
     readiness: ReadinessRegistry,
   ) {
-    const r = config.reconcile;
+    this.config = { reconcile: config.get('reconcile', { infer: true }), feishu: config.get('feishu', { infer: true }), hardening: config.get('hardening', { infer: true }) };
+    const r = this.config.reconcile;
     this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
-    this.spacingMs = 1000 / (config.feishu.rateLimit * RECONCILE.rateHeadroom);
+    this.spacingMs = 1000 / (this.config.feishu.rateLimit * RECONCILE.rateHeadroom);
     readiness.register('reconcile', () => {
       const age = this.clock.now() - this.lastTickAt;
       return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };

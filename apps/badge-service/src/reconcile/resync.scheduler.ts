@@ -1,5 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { DatabaseService, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { PeriodicTask } from '../common/periodic-task';
@@ -32,13 +33,16 @@ export class ResyncScheduler implements OnApplicationBootstrap, BeforeApplicatio
     log: this.log,
     failureLevel: 'warn',
   });
+  private readonly config: Pick<AppConfig, 'reconcile' | 'feishu'>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly database: DatabaseService,
     private readonly repository: ReconcileRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.config = { reconcile: config.get('reconcile', { infer: true }), feishu: config.get('feishu', { infer: true }) };
+  }
 
   onApplicationBootstrap(): void {
     this.task.start();
