@@ -1,4 +1,5 @@
 export * from './database';
+export * from './vocabulary';
 export * from './ingest.repository';
 export { MIGRATIONS } from './migrations';
 export * from './reconcile.repository';

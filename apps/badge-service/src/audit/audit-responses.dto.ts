@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
-import { AUDIT, type UserIdType } from './audit.constants';
+import { AUDIT_KINDS, type AuditKind, BADGE_STATUSES, type BadgeStatus, USER_ID_TYPES, type UserIdType } from '@badges/store';
+import { AUDIT } from './audit.constants';
 
 /* Response shapes, for the OpenAPI document and the compiler; the services build plain objects of these types. */
 
@@ -39,7 +39,7 @@ export class SourceView {
 
 export class BadgeView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty({ enum: USER_ID_TYPES }) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
   @ApiProperty({ type: CountsView, description: 'Sum over sources: what the user should see' }) desired!: CountsView;
   @ApiProperty({ type: AppliedCountsView, description: 'What Feishu last accepted' }) applied!: AppliedCountsView;
@@ -68,7 +68,7 @@ export class SourcesPageView {
 
 export class HistoryItemView {
   @ApiProperty({ format: 'date-time', description: 'UTC, microsecond precision' }) at!: string;
-  @ApiProperty({ enum: ['change', 'stale', 'push', 'resync', 'park'] }) kind!: string;
+  @ApiProperty({ enum: AUDIT_KINDS }) kind!: AuditKind;
   @ApiPropertyOptional() source?: string;
   @ApiPropertyOptional() sequence?: number;
   @ApiPropertyOptional() eventId?: string;
@@ -92,7 +92,7 @@ export class HistoryPageView {
 
 export class BadgeListItemView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty({ enum: USER_ID_TYPES }) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
   @ApiProperty({ enum: BADGE_STATUSES }) status!: BadgeStatus;
   @ApiProperty({ format: 'date-time' }) desiredChangedAt!: string;
@@ -159,7 +159,7 @@ export class StatsView {
 
 export class ResyncAcceptedView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty({ enum: USER_ID_TYPES }) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
   @ApiProperty() desiredRevision!: number;
   @ApiProperty({ enum: BADGE_STATUSES }) status!: BadgeStatus;
