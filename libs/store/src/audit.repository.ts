@@ -3,9 +3,7 @@ import { DataSource } from 'typeorm';
 import { DIRTY_PREDICATE } from './dirty-set';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 import { queryNamed } from './named-statement';
-
-export type BadgeStatus = 'pending' | 'in_sync' | 'backing_off' | 'parked';
-export const BADGE_STATUSES: readonly BadgeStatus[] = ['pending', 'in_sync', 'backing_off', 'parked'];
+import { type AuditKind, type BadgeStatus, sqlKind } from './vocabulary';
 
 export interface UserKey {
   tenantKey: string;
@@ -111,12 +109,12 @@ export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant
 /** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
 export const PUSHES_SINCE_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second'
+  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
   GROUP BY outcome, code`;
 
 export const PUSHES_SINCE_IN_TENANTS_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
+  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
   GROUP BY outcome, code`;
 
 /** The store app's app_ticket as the callback stored it (the api role may not hold it in memory). */
@@ -142,7 +140,7 @@ export const RESYNC_SQL = `
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
-    SELECT u.tenant_key, u.user_id_type, u.user_id, 'resync', $4 || ' (was ' || b.status || ')'
+    SELECT u.tenant_key, u.user_id_type, u.user_id, ${sqlKind('resync')}, $4 || ' (was ' || b.status || ')'
     FROM upd u, before b
   )
   SELECT u.tenant_key, u.user_id_type, u.user_id, u.desired_revision, u.status FROM upd u`;
@@ -180,7 +178,7 @@ export interface BadgeSourceRow {
 export interface AuditRow {
   at: string;
   id: string;
-  kind: string;
+  kind: AuditKind;
   source: string | null;
   sequence: string | null;
   event_id: string | null;
@@ -209,13 +207,7 @@ export interface StatusListRow {
   last_error_at: Date | null;
 }
 
-export interface StatusCounts {
-  pending: number;
-  in_sync: number;
-  backing_off: number;
-  parked: number;
-  total: number;
-}
+export type StatusCounts = Record<BadgeStatus, number> & { total: number };
 
 export interface PushCount {
   outcome: string | null;

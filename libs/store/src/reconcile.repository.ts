@@ -2,11 +2,12 @@ import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
 import { DataSource } from 'typeorm';
 import { DIRTY_PREDICATE } from './dirty-set';
+import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
 
 /** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
 export interface ClaimedUser {
   tenantKey: string;
-  userIdType: 'open_id' | 'union_id' | 'user_id';
+  userIdType: UserIdType;
   userId: string;
   version: string;
   revision: string;
@@ -51,7 +52,7 @@ export interface Completion {
   forgetMobile: boolean;
   delayMs: number;
   /** For retry: 'pending' (not the user's fault) or 'backing_off'. */
-  status: 'pending' | 'backing_off' | 'parked' | 'in_sync';
+  status: BadgeStatus;
   attempts: number;
   /** Feishu said its version is at least this: allocate above it next time. */
   minVersion: string | null;
@@ -137,7 +138,7 @@ export const CLAIM_SQL = `
   -- The attempt of a holder that died or stalled has no audit row of its own: this one says what is known of it.
   lost AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, detail)
-    SELECT tenant_key, user_id_type, user_id, 'push', previous_version, 'unknown',
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('push')}, previous_version, 'unknown',
            'lease of ' || previous_owner || ' expired before its result was recorded: the push may have been applied, so both sides are unknown and sent again'
     FROM due WHERE previous_owner IS NOT NULL
   )
@@ -227,7 +228,7 @@ export const COMPLETE_SQL = `
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, code, http_status,
                              latency_ms, log_id, new_counts, detail)
-    SELECT d.tenant_key, d.user_id_type, d.user_id, 'push',
+    SELECT d.tenant_key, d.user_id_type, d.user_id, ${sqlKind('push')},
            d.version, d.outcome, d.code, d.http_status, d.latency_ms, d.log_id, d.sent,
            concat_ws('; ', d.message,
                      CASE WHEN u.user_id IS NULL THEN 'lease lost: result dropped'
@@ -287,7 +288,7 @@ export const MARK_FOR_RESYNC_SQL = `
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
-    SELECT tenant_key, user_id_type, user_id, 'resync', 'drift repair: not pushed for a long while' FROM marked
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('resync')}, 'drift repair: not pushed for a long while' FROM marked
   )
   SELECT count(*)::int AS n FROM marked`;
 
