@@ -13,6 +13,9 @@ async function migrationStatements(): Promise<string[]> {
       texts.push(text);
       return [];
     },
+    startTransaction: async () => undefined,
+    commitTransaction: async () => undefined,
+    rollbackTransaction: async () => undefined,
   } as unknown as QueryRunner;
   for (const M of MIGRATIONS) await new M().up(q);
   return texts;
