@@ -9,6 +9,9 @@ export const AUDIT = {
   badgeSources: 100,
   userIdTypes: ['open_id', 'union_id', 'user_id'] as const,
   pushWindowSeconds: 3600,
+  /** GET /v1/stats/series: per-minute buckets over this many hours back. */
+  seriesDefaultHours: 3,
+  seriesMaxHours: 24,
   /** Daily partitions kept ready: from this many days back to this many ahead (UTC days). */
   partitionsBehindDays: 1,
   partitionsAheadDays: 3,

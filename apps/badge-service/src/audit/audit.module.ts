@@ -1,10 +1,11 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
-import { AuditRepository } from '@badges/store';
+import { AuditLookbackRepository, AuditRepository } from '@badges/store';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { DataSource } from 'typeorm';
 import { IngestConsumer } from '../ingest/ingest.consumer';
 import { IngestModule } from '../ingest/ingest.module';
+import { AuditSeriesService } from './audit-series.service';
 import { AuditStatsService } from './audit-stats.service';
 import { auditThrottlerOptions, AuditThrottlerGuard } from './audit-throttler.guard';
 import { AuditTokenGuard } from './audit-token.guard';
@@ -19,8 +20,10 @@ export class AuditModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [
       { provide: AuditRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditRepository(ds) },
+      { provide: AuditLookbackRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditLookbackRepository(ds) },
       BadgeAuditService,
       AuditStatsService,
+      AuditSeriesService,
       AuditTokenGuard,
       AuditThrottlerGuard,
     ];
