@@ -101,7 +101,7 @@ export function HealthPage() {
       {series && (
         <>
           <Card title="Pushes per minute, by outcome" class="chart-card">
-            <p class="small" data-testid="pushes-total">
+            <p class="small" data-testid="pushes-total" data-minutes={series.buckets.length}>
               {total} push attempts from {when(series.from)} to {when(series.to)}
               {series.outcomes.length ? ` (${series.outcomes.join(', ')})` : ''}.
             </p>

@@ -96,7 +96,7 @@ export function UserPage(props: Props) {
             <p>None.</p>
           )}
         </Card>
-        <Card title="Counts">
+        <Card title="Counts" class="wide">
           <CountsTable caption="Desired (sum over sources) and applied (what Feishu last accepted)" desired={badge.desired} applied={badge.applied} />
           <p class={badge.appliedEqualsDesired ? 'ok-text' : 'warn-text'} data-testid="equality">
             {badge.appliedEqualsDesired ? 'Applied equals desired on both sides.' : 'Applied differs from desired (highlighted).'}
