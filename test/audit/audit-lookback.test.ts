@@ -1,5 +1,5 @@
 import { newestPerSource } from '@badges/contracts';
-import { IngestRepository, PUSH_SERIES_SQL } from '@badges/store';
+import { addDays, AuditLookbackRepository, AuditPartitionsRepository, IngestRepository, migrate, PUSH_SERIES_SQL } from '@badges/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
 import { waitFor } from '../support/kafka';
@@ -188,6 +188,16 @@ describe('audit API: the badge at a past moment, and the health series', () => {
       expect(missing).toEqual([]);
     });
 
+    it("counts only a restricted token's tenants", async () => {
+      await q(`
+        INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, event_lag_ms)
+        VALUES ('t-a', 'open_id', 'x', 'push', 1, 'applied', 5), ('t-a', 'open_id', 'y', 'push', 2, 'applied', 7), ('t-b', 'open_id', 'z', 'push', 3, 'concurrent', NULL)`);
+      const repo = new AuditLookbackRepository(db.ds);
+      const { fromMs, toMs } = await repo.seriesWindow(60);
+      const rows = await repo.pushSeries(fromMs, toMs, ['t-a']);
+      expect(rows.map((r) => [r.outcome, r.n, r.lag_n, r.lag_max_ms])).toEqual([['applied', 2, 2, 7]]);
+    });
+
     it('answers 400 for a window out of range or an unknown parameter', async () => {
       for (const bad of ['hours=0', 'hours=25', 'hours=1.5', 'hours=x', 'minutes=5']) {
         const r = await api.call(`/v1/stats/series?${bad}`);
@@ -195,5 +205,32 @@ describe('audit API: the badge at a past moment, and the health series', () => {
         expect(r.body.message.length).toBeGreaterThan(0);
       }
     });
+  });
+
+  it('builds the index on a trail that already has day partitions with rows (an upgrade), and again after an interrupted run', async () => {
+    // Back to the schema before the migration, with partitions and rows the migration must index.
+    await q(`DROP INDEX badge_audit_series`);
+    await q(`ALTER TABLE badge_audit DROP COLUMN event_lag_ms`);
+    await q(`DELETE FROM schema_migrations WHERE name = 'AuditSeriesIndex1764547200000'`);
+    const partitions = new AuditPartitionsRepository(db.ds);
+    const [{ today }] = await q(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today`);
+    await partitions.createPartition(addDays(today, 5));
+    await q(`INSERT INTO badge_audit (at, tenant_key, user_id_type, user_id, kind, outcome) VALUES ($1, '', 'open_id', 'up', 'push', 'applied')`, [
+      `${addDays(today, 5)}T01:00:00Z`,
+    ]);
+    // An interrupted CREATE INDEX CONCURRENTLY leaves an invalid index behind: simulated by one marked invalid.
+    await q(`ALTER TABLE badge_audit ADD COLUMN event_lag_ms integer`);
+    await q(`CREATE INDEX badge_audit_default_series ON badge_audit_default (at) WHERE kind = 'push'`);
+    await q(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'badge_audit_default_series'::regclass`);
+    expect(await migrate(db.ds)).toEqual(['AuditSeriesIndex1764547200000']);
+    const [{ valid }] = await q(`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'badge_audit_series'::regclass`);
+    expect(valid).toBe(true);
+    const attached = await q(`
+      SELECT c.relname, x.indisvalid AS valid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      LEFT JOIN LATERAL (SELECT xi.indisvalid FROM pg_inherits ii JOIN pg_index xi ON xi.indexrelid = ii.inhrelid
+                         WHERE ii.inhparent = 'badge_audit_series'::regclass AND xi.indrelid = c.oid) x ON true
+      WHERE i.inhparent = 'badge_audit'::regclass`);
+    expect(attached.filter((r: any) => r.valid !== true)).toEqual([]);
+    expect(attached.map((r: any) => r.relname)).toContain(`badge_audit_p${addDays(today, 5).replace(/-/g, '')}`);
   });
 });
