@@ -257,7 +257,14 @@ describe('operator console in a real browser', () => {
       reached.add(await page.evaluate<string>("document.activeElement?.id || document.activeElement?.textContent || ''"));
     }
     expect([...reached]).toEqual(expect.arrayContaining(['user-id', 'tenant-key', 'user-id-type', 'Open', 'Sign out']));
-    const unlabelled = await page.evaluate("[...document.querySelectorAll('input, select, button')].filter((el) => !(el.labels?.length || el.textContent.trim() || el.getAttribute('aria-label'))).map((el) => el.outerHTML)");
-    expect(unlabelled).toEqual([]);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const unlabelled = "[...document.querySelectorAll('input, select, button, canvas')].filter((el) => !(el.labels?.length || el.textContent.trim() || el.getAttribute('aria-label'))).map((el) => el.outerHTML)";
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+    await openUser('ou_alice');
+    await page.locator('[data-testid="timeline"] > li').first().waitFor();
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+    await page.goto(`${base}/console/health`);
+    await page.locator('canvas').first().waitFor();
+    expect(await page.evaluate(unlabelled)).toEqual([]);
   });
 });
