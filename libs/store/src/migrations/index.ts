@@ -3,6 +3,14 @@ import { ZeroSourceRetention1764201600000 } from './1764201600000-zero-source-re
 import { DirtyByTenant1764288000000 } from './1764288000000-dirty-by-tenant';
 import { CallbackEvents1764374400000 } from './1764374400000-callback-events';
 import { AuditKindCheck1764460800000 } from './1764460800000-audit-kind-check';
+import { AuditSeriesIndex1764547200000 } from './1764547200000-audit-series-index';
 
 /** In order. New migrations are appended, never edited once released. */
-export const MIGRATIONS = [InitialSchema1764115200000, ZeroSourceRetention1764201600000, DirtyByTenant1764288000000, CallbackEvents1764374400000, AuditKindCheck1764460800000];
+export const MIGRATIONS = [
+  InitialSchema1764115200000,
+  ZeroSourceRetention1764201600000,
+  DirtyByTenant1764288000000,
+  CallbackEvents1764374400000,
+  AuditKindCheck1764460800000,
+  AuditSeriesIndex1764547200000,
+];
