@@ -195,7 +195,12 @@ export class ApiErrorView {
 export class SourceAtView {
   @ApiProperty() source!: string;
   @ApiProperty({ type: CountsView, description: "The source's counts at that instant" }) counts!: CountsView;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'Sequence of the change that set them; null when only a later change recorded them (as the counts it replaced)' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    nullable: true,
+    description: 'Sequence of the change that set them; null when only a later change recorded them (as the counts it replaced)',
+  })
   sequence!: number | null;
   @ApiProperty({ type: String, nullable: true }) eventId!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When that change was stored' }) changedAt!: string | null;
@@ -208,20 +213,25 @@ export class BadgeAtView {
   @ApiProperty({ format: 'date-time', description: 'The instant asked for' }) at!: string;
   @ApiProperty({ type: CountsView, description: 'Sum over the sources of their counts then: the desired badge at that instant' }) desired!: CountsView;
   @ApiProperty({ type: [SourceAtView], description: 'Sources stored at that instant, in source order' }) sources!: SourceAtView[];
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'The audit trail is complete from here (older days are dropped by retention)' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'The audit trail is complete from here (older days are dropped by retention); null before its first day partition exists',
+  })
   historyKeptSince!: string | null;
 }
 
 export class EventToAppliedView {
-  @ApiProperty({ description: 'Applied pushes measured in the minute' }) count!: number;
-  @ApiProperty() p50Ms!: number;
-  @ApiProperty() p95Ms!: number;
-  @ApiProperty() maxMs!: number;
+  @ApiProperty({ ...count, description: 'Applied pushes measured in the minute' }) count!: number;
+  @ApiProperty({ ...count, description: 'Median, rounded to the millisecond' }) p50Ms!: number;
+  @ApiProperty({ ...count, description: '95th percentile, rounded to the millisecond' }) p95Ms!: number;
+  @ApiProperty(count) maxMs!: number;
 }
 
 export class SeriesBucketView {
   @ApiProperty({ format: 'date-time', description: 'Start of the minute' }) at!: string;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Push attempts by outcome', example: { applied: 12, transient: 1 } })
+  @ApiProperty({ type: 'object', additionalProperties: count, description: 'Push attempts by outcome', example: { applied: 12, transient: 1 } })
   pushes!: Record<string, number>;
   @ApiProperty({ type: EventToAppliedView, nullable: true, description: 'From the desired change being stored to Feishu accepting it; null without applied pushes' })
   eventToApplied!: EventToAppliedView | null;
@@ -230,7 +240,7 @@ export class SeriesBucketView {
 export class SeriesView {
   @ApiProperty({ format: 'date-time' }) from!: string;
   @ApiProperty({ format: 'date-time' }) to!: string;
-  @ApiProperty() bucketSeconds!: number;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'Width of each bucket' }) bucketSeconds!: number;
   @ApiProperty({ type: [String], description: 'Outcomes seen in the window' }) outcomes!: string[];
   @ApiProperty({ type: [SeriesBucketView], description: 'Every minute of the window, oldest first' }) buckets!: SeriesBucketView[];
 }
