@@ -5,4 +5,5 @@ export * from './reconcile.repository';
 export * from './audit.repository';
 export * from './audit-partitions.repository';
 export * from './app-ticket.repository';
+export * from './mode.repository';
 export type { BadgeCountColumns } from './badge-state.columns';

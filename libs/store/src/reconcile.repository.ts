@@ -93,6 +93,8 @@ export const CLAIM_SQL = `
     WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
+      -- A replica claims only in the database's mode (service_mode): one started in the other mode does nothing.
+      AND $5::text = (SELECT mode FROM service_mode WHERE id = 1)
     ORDER BY next_attempt_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -327,6 +329,8 @@ export class ReconcileRepository {
     leadMs: number;
     /** The caller's clock; every time returned is converted to it. Default Date.now. */
     now?: LocalClock;
+    /** The caller's FEISHU_MODE: nothing is claimed unless the database is in it (ModeRepository). Default live. */
+    mode?: 'live' | 'shadow';
   }): Promise<Claim> {
     const localNow = opts.now ?? Date.now;
     return this.ds.transaction(async (m) => {
@@ -348,7 +352,7 @@ export class ReconcileRepository {
         const freeAt = start - opts.horizonMs + opts.spacingMs;
         return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
       }
-      const rows: ClaimRow[] = await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]);
+      const rows: ClaimRow[] = await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live']);
       if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
       return { ...clock, users: rows.map(toClaimed), firstSlotAt: local(start), budgetFreeAt: null, db: { firstSlotAt: start, budgetFreeAt: null } };
     });

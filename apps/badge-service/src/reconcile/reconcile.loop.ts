@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { APP_CONFIG, AppConfig } from '@badges/config';
-import { FeishuBadgeClient } from '@badges/feishu';
-import { Claim, ClaimedUser, Completion, ReconcileRepository } from '@badges/store';
+import { BadgeSender } from '@badges/feishu';
+import { Claim, ClaimedUser, Completion, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { backoffMs } from '../common/retry';
 import { ReadinessRegistry } from '../health/readiness.registry';
@@ -39,11 +39,14 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private readonly dbClock = new ClockOffset();
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
   private scopeCursor: string | null = null;
+  /** Whether the database has been put in this replica's FEISHU_MODE (ModeRepository.enter), done before any claim. */
+  private modeEntered = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: ReconcileRepository,
-    private readonly feishu: FeishuBadgeClient,
+    private readonly modes: ModeRepository,
+    private readonly feishu: BadgeSender,
     private readonly listener: DirtyListener,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
@@ -106,6 +109,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async tick(): Promise<{ claimed: number; wakeAt: number | null }> {
+    if (!this.modeEntered) await this.enterMode();
     const store = this.config.feishu.appType === 'store';
     // Store apps: each tenant has its own quota at Feishu, so every tenant with due work gets its turn and a fair
     // share of this replica's capacity; one tenant's backlog never hides the others.
@@ -133,6 +137,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         horizonMs: RECONCILE.slotHorizonMs,
         leadMs: RECONCILE.slotLeadMs,
         now: () => this.clock.now(),
+        mode: this.config.feishu.mode,
       });
       this.dbClock.sample(claim.clockOffsetMs, claim.clockRttMs, this.clock.now());
       if (store) this.scopeCursor = scope;
@@ -148,6 +153,20 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
     }
     return { claimed, wakeAt };
+  }
+
+  /**
+   * Puts the database in this replica's mode before its first claim. Shadow to live resets every user for one
+   * full push; a replica still running in the other mode then claims nothing (each claim checks the mode).
+   */
+  private async enterMode(): Promise<void> {
+    const mode = this.config.feishu.mode;
+    const { was, reset } = await this.modes.enter(mode);
+    this.modeEntered = true;
+    if (was !== mode) {
+      this.log.warn({ was, mode, usersReset: reset }, 'FEISHU_MODE changed for the whole deployment: replicas still in the old mode claim nothing');
+    }
+    if (mode === 'shadow') this.log.warn('FEISHU_MODE=shadow: nothing is sent to Feishu; would-be pushes are recorded with outcome shadow');
   }
 
   private launch(claim: Claim, scope: string, claimedAtMono: number): void {

@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Module, OnModuleInit, Provider, Type } from '@nestjs/common';
-import { AppConfig } from '@badges/config';
+import { APP_CONFIG, AppConfig } from '@badges/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { AppTicketRepository, ReconcileRepository } from '@badges/store';
+import { AppTicketRepository, ModeRepository, ReconcileRepository } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { AppTicketSync } from './app-ticket.sync';
@@ -21,6 +21,7 @@ export class ReconcileModule implements OnModuleInit {
     const providers: Provider[] = [
       ...feishuProviders,
       { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
+      { provide: ModeRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ModeRepository(ds) },
       { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
       AppTicketSync,
       DirtyListener,
@@ -42,6 +43,7 @@ export class ReconcileModule implements OnModuleInit {
   constructor(
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly readiness: ReadinessRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -51,6 +53,8 @@ export class ReconcileModule implements OnModuleInit {
    */
   onModuleInit(): void {
     this.readiness.register('feishu', async () => {
+      // Shadow mode asks Feishu for nothing, readiness included.
+      if (this.config.feishu.mode === 'shadow') return { ok: true, detail: { mode: 'shadow' } };
       if (this.tokens instanceof StoreAppTokenProvider) {
         return { ok: true, detail: { appTicket: this.tokens.hasAppTicket() ? 'received' : 'waiting' } };
       }
