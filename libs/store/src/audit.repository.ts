@@ -146,8 +146,9 @@ export const RESYNC_SQL = `
   upd AS (
     -- A user leased by a replica keeps its lease and due time: the push in flight completes, sees the new
     -- revision and leaves the user dirty, and the full re-push follows (never two pushes of one user at once).
+    -- An operator waiting on one user is live work (priority lanes).
     UPDATE badge_state SET force_full = true, desired_revision = desired_revision + 1, status = 'pending',
-                           attempts = 0, updated_at = now(),
+                           attempts = 0, lane = 0, updated_at = now(),
                            next_attempt_at = CASE WHEN lease_expires_at > clock_timestamp() THEN next_attempt_at
                                                   ELSE clock_timestamp() END
     WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3

@@ -6,4 +6,5 @@ export * from './audit.repository';
 export * from './audit-partitions.repository';
 export * from './app-ticket.repository';
 export * from './mode.repository';
+export * from './lanes';
 export type { BadgeCountColumns } from './badge-state.columns';

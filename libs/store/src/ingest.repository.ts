@@ -1,6 +1,7 @@
 import { BadgeEvent, storableText, UserIdType } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { DIRTY_CHANNEL } from './database';
+import { LANES } from './lanes';
 
 /** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
  * turns, so each recomputes the desired sum from what the other committed (no lost update), without deadlock. */
@@ -100,11 +101,12 @@ export const UPSERT_SOURCES_SQL = `
  * the user becomes dirty, only when the sum changed; a parked user is un-parked by a change. */
 export const RECOMPUTE_DESIRED_SQL = `
   WITH touched AS (
-    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id,
+           t.lane
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[]) AS t(tenant_key, user_id_type, user_id, lane)
   ),
   sums AS (
-    SELECT t.tenant_key, t.user_id_type, t.user_id, agg.*
+    SELECT t.tenant_key, t.user_id_type, t.user_id, t.lane, agg.*
     FROM touched t
     CROSS JOIN LATERAL (
       SELECT least(coalesce(sum(s.pc_web_app), 0), 2147483647)::int     AS pc_web_app,
@@ -117,9 +119,9 @@ export const RECOMPUTE_DESIRED_SQL = `
   )
   INSERT INTO badge_state AS b (tenant_key, user_id_type, user_id,
                                 desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
-                                desired_revision, desired_changed_at, next_attempt_at, status)
+                                desired_revision, desired_changed_at, next_attempt_at, status, lane)
   SELECT tenant_key, user_id_type, user_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget,
-         1, now(), now(), 'pending'
+         1, now(), now(), 'pending', lane
   FROM sums
   ORDER BY tenant_key, user_id_type, user_id
   ON CONFLICT (tenant_key, user_id_type, user_id) DO UPDATE SET
@@ -132,6 +134,9 @@ export const RECOMPUTE_DESIRED_SQL = `
     status = CASE WHEN b.status IN ('in_sync', 'parked') THEN 'pending' ELSE b.status END,
     attempts = CASE WHEN b.status = 'parked' THEN 0 ELSE b.attempts END,
     next_attempt_at = CASE WHEN b.status = 'parked' THEN now() ELSE b.next_attempt_at END,
+    -- Priority lanes: a user already dirty with live work stays live; otherwise the change's own lane.
+    lane = CASE WHEN b.desired_revision > b.pushed_revision AND b.status <> 'parked' THEN least(b.lane, excluded.lane)
+                ELSE excluded.lane END,
     updated_at = now()
   WHERE (b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget)
         IS DISTINCT FROM
@@ -263,10 +268,13 @@ export class IngestRepository {
       .map((r) => ({ tenantKey: r.tenant_key, userIdType: r.user_id_type, userId: r.user_id, source: r.source! }));
     let usersChanged = 0;
     if (changed.length > 0) {
+      // A user's change is live if any of its events in the batch is (bulk only when all are).
+      const live = new Set(newest.filter((e) => !e.bulk).map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`));
       const rows = await m.query(RECOMPUTE_DESIRED_SQL, [
         changed.map((r) => r.tenant_key),
         changed.map((r) => r.user_id_type),
         changed.map((r) => r.user_id),
+        changed.map((r) => (live.has(`${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`) ? LANES.live : LANES.bulk)),
       ]);
       usersChanged = rows.length;
       if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);

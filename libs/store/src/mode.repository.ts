@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
+import { BULK_LANE_SQL } from './lanes';
 
 export type FeishuMode = 'live' | 'shadow';
 
@@ -13,13 +14,14 @@ const SET_MODE_SQL = `UPDATE service_mode SET mode = $1, changed_at = now() WHER
  * Shadow to live: Feishu has seen none of what shadow mode recorded as applied, so every side of every user is
  * unknown and each user gets one full push. Leases are dropped too, so a shadow replica still finishing a claim
  * has its completion fenced off (its lease is gone) rather than recording a pretend push after the switch.
- * Parked users stay parked (in shadow only an exhausted version parks). Each user's history says why.
+ * Parked users stay parked (in shadow only an exhausted version parks). Each user's history says why. It is
+ * bulk work: live changes keep being pushed first while every user is re-pushed.
  */
 export const SHADOW_TO_LIVE_SQL = `
   WITH reset AS (
     UPDATE badge_state SET
       applied_pc_web_app = NULL, applied_pc_gadget = NULL, applied_mobile_web_app = NULL, applied_mobile_gadget = NULL,
-      force_full = true, desired_revision = desired_revision + 1,
+      force_full = true, desired_revision = desired_revision + 1, lane = ${BULK_LANE_SQL},
       status = CASE WHEN status = 'parked' THEN 'parked' ELSE 'pending' END,
       attempts = 0, next_attempt_at = clock_timestamp(),
       lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,

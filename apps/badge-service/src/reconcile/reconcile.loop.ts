@@ -135,6 +135,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         leaseMs: this.config.reconcile.leaseMs,
         spacingMs: this.spacingMs,
         horizonMs: RECONCILE.slotHorizonMs,
+        bulkHorizonMs: RECONCILE.bulkHorizonMs,
         leadMs: RECONCILE.slotLeadMs,
         now: () => this.clock.now(),
         mode: this.config.feishu.mode,
@@ -149,8 +150,9 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       }
     }
     if (claimed === 0) {
+      // Work already due but held back for budget slots wakes at budgetFreeAt, not at once.
       const due = await this.repository.earliestDue(this.dbClock.offsetMs);
-      if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
+      if (due !== null && (wakeAt === null || due > this.clock.now())) wakeAt = Math.min(wakeAt ?? Infinity, due);
     }
     return { claimed, wakeAt };
   }
