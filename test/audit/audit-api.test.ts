@@ -151,9 +151,9 @@ describe('audit API over HTTP on the real Postgres', () => {
                CASE WHEN k.kind = 'push' THEN 400 END,
                CASE WHEN k.kind = 'push' THEN 12 END,
                CASE WHEN k.kind = 'push' THEN 'log-' || i END,
-               CASE WHEN k.kind IN ('push', 'resync', 'park', 'stale') THEN 'entry ' || i END
+               CASE WHEN k.kind IN ('push', 'resync', 'rejected', 'stale') THEN 'entry ' || i END
         FROM generate_series(0, 29) i
-        CROSS JOIN LATERAL (SELECT (ARRAY['change', 'stale', 'push', 'resync', 'park'])[1 + i % 5] AS kind) k`);
+        CROSS JOIN LATERAL (SELECT (ARRAY['change', 'stale', 'push', 'resync', 'rejected'])[1 + i % 5] AS kind) k`);
     });
 
     it('walks the whole timeline newest first with the cursor, ties in id order, no gaps or repeats', async () => {

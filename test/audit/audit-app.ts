@@ -1,8 +1,10 @@
 import { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AddressInfo } from 'node:net';
 import { loadConfig } from '@badges/config';
 import { AppModule } from '../../apps/badge-service/src/app.module';
+import { configureHttp } from '../../apps/badge-service/src/http-hardening';
 import { TestDatabase } from '../support/database';
 
 export const TOKEN = 'audit-test-token-0123456789abcdef';
@@ -15,8 +17,11 @@ export interface AuditApp {
   close(): Promise<void>;
 }
 
-/** The badge service with the api role only, in-process, on an ephemeral port, against the test database. */
-export async function startAuditApp(db: TestDatabase, env: Record<string, string> = {}): Promise<AuditApp> {
+/**
+ * The badge service with the api role only, in-process, on an ephemeral port, against the test database. `http`
+ * configures the HTTP layer as main.ts does (helmet, /docs and /docs-json unless AUDIT_API_DOCS=false).
+ */
+export async function startAuditApp(db: TestDatabase, env: Record<string, string> = {}, options: { http?: boolean } = {}): Promise<AuditApp> {
   const config = loadConfig({
     BADGE_ROLES: 'api',
     DATABASE_URL: db.url,
@@ -26,7 +31,8 @@ export async function startAuditApp(db: TestDatabase, env: Record<string, string
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  if (options.http) configureHttp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import { addDays, ADVISORY_LOCKS, auditDay, AuditPartitionsRepository, partitionName } from '@badges/store';
 import { Client } from 'pg';
 import { AuditRetentionService } from '../../apps/badge-service/src/audit/audit-retention.service';
@@ -106,7 +106,7 @@ describe('audit trail retention on the real Postgres', () => {
     expect(await countIn('badge_audit_default')).toBeGreaterThanOrEqual(13);
 
     const config = loadConfig({ BADGE_ROLES: 'ingest', AUDIT_RETENTION_DAYS: '1' });
-    const service = new AuditRetentionService(config, sut, new Clock());
+    const service = new AuditRetentionService(configServiceOf(config), sut, new Clock());
     const report = await service.runOnce();
 
     expect(report).not.toBeNull();

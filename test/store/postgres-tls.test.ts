@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Test } from '@nestjs/testing';
-import { APP_CONFIG, ConfigModule, loadConfig } from '@badges/config';
+import { AppConfig, AppConfigModule, loadConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { AuditPartitionsRepository, DatabaseStartupError, IngestRepository, openDatabase } from '@badges/store';
 import { DataSource } from 'typeorm';
 import { DatabaseModule } from '../../apps/badge-service/src/database/database.module';
@@ -33,14 +34,14 @@ describe('Postgres over TLS (sslmode=verify-full)', () => {
 
   it('creates, migrates and queries through the service database module over verified TLS', async () => {
     const config = loadConfig({ BADGE_ROLES: 'ingest', DATABASE_URL: url({ db: 'badges_tls' }) });
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), DatabaseModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppConfigModule.forRoot(config), DatabaseModule] }).compile();
     try {
       const ds = moduleRef.get(DataSource);
       const [row] = await ds.query(`SELECT s.ssl, current_user AS "user" FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`);
       expect(row).toEqual({ ssl: true, user: 'badges_app' });
       const applied = await ds.query(`SELECT count(*)::int AS n FROM schema_migrations`);
       expect(applied[0].n).toBeGreaterThan(0);
-      expect(moduleRef.get(APP_CONFIG).hardening.databaseCreate).toBe(true);
+      expect(moduleRef.get<ConfigService<AppConfig, true>>(ConfigService).get('hardening', { infer: true }).databaseCreate).toBe(true);
     } finally {
       await moduleRef.close();
     }
@@ -75,7 +76,7 @@ describe('Postgres over TLS (sslmode=verify-full)', () => {
 
   it('DATABASE_CREATE=false connects to the target only: a missing database is a clear start-up error', async () => {
     const config = loadConfig({ BADGE_ROLES: 'ingest', DATABASE_CREATE: 'false', DATABASE_URL: url({ db: 'badges_missing' }) });
-    const err = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), DatabaseModule] })
+    const err = await Test.createTestingModule({ imports: [AppConfigModule.forRoot(config), DatabaseModule] })
       .compile()
       .then(
         async (m) => {
@@ -138,7 +139,7 @@ describe('Postgres over TLS (sslmode=verify-full)', () => {
     expect(job.output()).toMatch(/^audit partitions: created \[/m);
 
     const config = loadConfig({ BADGE_ROLES: 'ingest', DATABASE_URL: asRuntime, DATABASE_CREATE: 'false', DATABASE_MIGRATE: 'false' });
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), DatabaseModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppConfigModule.forRoot(config), DatabaseModule] }).compile();
     try {
       const ds = moduleRef.get(DataSource);
       const outcome = await moduleRef.get(IngestRepository).applyBatch([event('ou_roles', 'approval', 1, counts(3))], []);

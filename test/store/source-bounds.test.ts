@@ -1,6 +1,6 @@
-import { AppConfig } from '@badges/config';
+import { AppConfig, configServiceOf } from '@badges/config';
 import { newestPerSource } from '@badges/contracts';
-import { ADVISORY_LOCKS, IngestRepository } from '@badges/store';
+import { ADVISORY_LOCKS, DatabaseService, IngestRepository } from '@badges/store';
 import { Client } from 'pg';
 import { Clock } from '../../apps/badge-service/src/common/clock';
 import { ZeroSourceRetentionService } from '../../apps/badge-service/src/ingest/zero-source-retention.service';
@@ -72,7 +72,7 @@ describe('bounded sources per user on the real Postgres', () => {
   describe('SOURCE_ZERO_RETENTION_MS', () => {
     const RETENTION_MS = 60_000;
     const retention = () =>
-      new ZeroSourceRetentionService({ ingest: { zeroSourceRetentionMs: RETENTION_MS } } as AppConfig, db.ds, sut, new Clock());
+      new ZeroSourceRetentionService(configServiceOf({ ingest: { zeroSourceRetentionMs: RETENTION_MS } } as AppConfig), new DatabaseService(db.ds), sut, new Clock());
     const age = (userId: string, source: string, ms: number) =>
       db.ds.query(`UPDATE badge_source SET updated_at = now() - $3::bigint * interval '1 millisecond' WHERE user_id = $1 AND source = $2`, [
         userId,

@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Module, Type } from '@nestjs/common';
-import { AppConfig, ConfigModule } from '@badges/config';
+import { AppConfig, AppConfigModule } from '@badges/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditRetentionModule } from './audit/audit-retention.module';
 import { AuditModule } from './audit/audit.module';
@@ -18,8 +18,11 @@ class CommonModule {}
 
 @Module({})
 export class AppModule {
-  /** One deployable; BADGE_ROLES picks which feature modules this process runs. */
-  static forRoot(config: AppConfig): DynamicModule {
+  /**
+   * One deployable; BADGE_ROLES picks which feature modules this process runs. `configModule` serves `config`
+   * through ConfigService (main passes the one that parsed the environment).
+   */
+  static forRoot(config: AppConfig, configModule: DynamicModule | Promise<DynamicModule> = AppConfigModule.forRoot(config)): DynamicModule {
     const roles: (Type | DynamicModule)[] = [];
     if (config.roles.has('ingest')) roles.push(IngestModule);
     if (config.roles.has('reconcile')) roles.push(ReconcileModule.forRoot(config));
@@ -27,7 +30,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        configModule,
         LoggerModule.forRoot(loggerParams(config)),
         CommonModule,
         MetricsModule,

@@ -9,6 +9,9 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   app.use(helmet());
   if (config.hardening.http.docs) {
     const doc = new DocumentBuilder()
+      // 3.1: nullable answers are JSON Schema unions with null, which strict validators and generated clients read
+      // alike (3.0's `nullable` beside a $ref is ignored by a strict reading).
+      .setOpenAPIVersion('3.1.0')
       .setTitle('Badge reconciler audit API')
       .setDescription('Explains any Feishu app badge: desired and applied state, sources, history, pushes.')
       .addBearerAuth()

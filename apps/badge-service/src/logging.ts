@@ -23,7 +23,7 @@ export const REDACT_PATHS = [
 export function loggerParams(config: AppConfig): Params {
   return {
     pinoHttp: {
-      level: config.logLevel,
+      level: config.log.level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
       genReqId: (req, res) => correlationIdOf(req, res),

@@ -2,16 +2,16 @@ import './compile-cache';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppConfig, ConfigError, loadConfig } from '@badges/config';
+import { AppConfig, AppConfigModule, ConfigError, LoadedConfig } from '@badges/config';
 import { DatabaseStartupError, redactSecrets } from '@badges/store';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ReadinessRegistry } from './health/readiness.registry';
 import { configureHttp } from './http-hardening';
 
-function configOrExit(): AppConfig {
+async function configOrExit(): Promise<LoadedConfig> {
   try {
-    return loadConfig(process.env);
+    return await AppConfigModule.load();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`badge-reconciler: ${e.message}\n`);
@@ -24,12 +24,12 @@ function configOrExit(): AppConfig {
 let databaseUrl: string | undefined;
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const { config, module: configModule } = await configOrExit();
   databaseUrl = config.database.url;
   // rawBody: the event callback's signature is over the bytes as received (FeishuCallbackController).
   // abortOnError false: a failing provider (the database, say) rejects here and is reported below, instead of
   // Nest logging the raw error into the log buffer and exiting.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, rawBody: true, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, configModule), { bufferLogs: true, rawBody: true, abortOnError: false });
   app.useLogger(app.get(Logger));
   configureHttp(app, config);
   drainOnSignals(app, config);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@badges/config';
+import { AppConfigModule, ConfigError } from '@badges/config';
 import { AuditPartitionsRepository, DatabaseStartupError, openDatabase, redactSecrets } from '@badges/store';
 import { maintenancePlan } from './audit/audit-retention.service';
 
@@ -14,7 +14,7 @@ async function main(): Promise<number> {
   let url = '';
   try {
     // Only the database settings matter here; the ingest role alone needs no Feishu or audit credentials.
-    const config = loadConfig({ ...process.env, BADGE_ROLES: 'ingest' });
+    const { config } = await AppConfigModule.load({ overrides: { BADGE_ROLES: 'ingest' } });
     url = config.database.url;
     const { ds, applied } = await openDatabase({
       url,

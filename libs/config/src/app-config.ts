@@ -281,6 +281,10 @@ export const ENV_SCHEMA = z.object({
 
 export type Env = Record<string, string | undefined>;
 
+/**
+ * Every top-level value is an object: @nestjs/config copies the top-level strings, numbers and booleans of what
+ * `validate` returns into process.env (libs/config/src/config.module.ts), and nothing parsed belongs there.
+ */
 export interface AppConfig {
   kafka: {
     brokers: string[];
@@ -312,7 +316,7 @@ export interface AppConfig {
   /** `tokens` hold digests only; `rateLimitPerMinute` 0 is no limit. */
   audit: { tokens: ScopedAuditToken[]; rateLimitPerMinute: number; retentionDays: number };
   roles: ReadonlySet<Role>;
-  logLevel: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'];
+  log: { level: z.infer<typeof ENV_SCHEMA>['LOG_LEVEL'] };
   ingest: { maxBatch: number; maxSourcesPerUser: number; zeroSourceRetentionMs: number; crashAfterCommits?: number };
   reconcile: {
     batchSize: number;
@@ -427,7 +431,7 @@ export function loadConfig(env: Env): AppConfig {
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     audit: { tokens: auditTokens.tokens, rateLimitPerMinute: e.AUDIT_API_RATE_LIMIT, retentionDays: e.AUDIT_RETENTION_DAYS },
     roles,
-    logLevel: e.LOG_LEVEL,
+    log: { level: e.LOG_LEVEL },
     ingest: {
       maxBatch: e.INGEST_MAX_BATCH,
       maxSourcesPerUser: e.INGEST_MAX_SOURCES_PER_USER,

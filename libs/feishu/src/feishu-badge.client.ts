@@ -1,3 +1,4 @@
+import type { UserIdType } from '@badges/contracts';
 import { type BadgeClassification, classifyBadgeResponse } from './classify-badge-response';
 import { type Clock, systemClock } from './clock';
 import { type FeishuAuthFailure, FeishuAuthError, redact } from './feishu-auth.error';
@@ -12,7 +13,8 @@ import { BadgeSender } from './badge-sender';
 // single-flight, never evicts a token Feishu calls invalid (99991663), retries nothing, and throws axios errors
 // on HTTP 4xx/5xx where the reconciler needs a classified outcome.
 
-export type UserIdType = 'open_id' | 'union_id' | 'user_id';
+/** Feishu's user_id_type, as the event schema names it. */
+export type { UserIdType };
 
 export interface ClientBadgeNum {
   readonly web_app: number;

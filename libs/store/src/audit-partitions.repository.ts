@@ -1,5 +1,5 @@
 import { DataSource, QueryRunner } from 'typeorm';
-import { ADVISORY_LOCKS } from './database';
+import { withTryAdvisoryLock } from './advisory-lock';
 
 const DAY_MS = 86_400_000;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -41,9 +41,6 @@ export function partitionDay(name: string): string | null {
 
 /** Lock waits are bounded: a queued ACCESS EXCLUSIVE request would stall every audit insert behind it. */
 export const MAINTENANCE_LOCK_TIMEOUT = '3s';
-
-export const TRY_MAINTENANCE_LOCK_SQL = `SELECT pg_try_advisory_lock($1::bigint) AS locked`;
-export const MAINTENANCE_UNLOCK_SQL = `SELECT pg_advisory_unlock($1::bigint)`;
 
 export const LIST_PARTITIONS_SQL = `
   SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -166,19 +163,8 @@ export class AuditPartitionsRepository {
    * next pass; the others go on.
    */
   async maintain(plan: MaintenancePlan): Promise<MaintenanceReport | null> {
-    const r = this.ds.createQueryRunner();
-    await r.connect();
-    try {
-      const [{ locked }] = await r.query(TRY_MAINTENANCE_LOCK_SQL, [ADVISORY_LOCKS.auditMaintenance]);
-      if (!locked) return null;
-      try {
-        return await this.maintainLocked(r, plan);
-      } finally {
-        await r.query(MAINTENANCE_UNLOCK_SQL, [ADVISORY_LOCKS.auditMaintenance]).catch(() => undefined);
-      }
-    } finally {
-      await r.release();
-    }
+    const pass = await withTryAdvisoryLock(this.ds, 'auditMaintenance', (session) => this.maintainLocked(session, plan));
+    return pass.acquired ? pass.result : null;
   }
 
   private async maintainLocked(r: QueryRunner, plan: MaintenancePlan): Promise<MaintenanceReport> {

@@ -1,10 +1,9 @@
 import type { BadgeCountColumns } from './badge-state.columns';
-import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { DIRTY_PREDICATE } from './dirty-set';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
-
-export type BadgeStatus = 'pending' | 'in_sync' | 'backing_off' | 'parked';
-export const BADGE_STATUSES: readonly BadgeStatus[] = ['pending', 'in_sync', 'backing_off', 'parked'];
+import { queryNamed } from './named-statement';
+import { type AuditKind, type BadgeStatus, sqlKind } from './vocabulary';
 
 export interface UserKey {
   tenantKey: string;
@@ -103,19 +102,19 @@ export const COUNT_BY_STATUS_IN_TENANTS_SQL = `${COUNT_BY_STATUS_SQL} WHERE tena
 export const BACKLOG_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty,
          extract(epoch FROM clock_timestamp() - min(desired_changed_at))::float8 AS oldest_age_seconds
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
 
 /** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
 export const PUSHES_SINCE_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second'
+  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
   GROUP BY outcome, code`;
 
 export const PUSHES_SINCE_IN_TENANTS_SQL = `
   SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = 'push' AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
+  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
   GROUP BY outcome, code`;
 
 /**
@@ -156,7 +155,7 @@ export const RESYNC_SQL = `
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
-    SELECT u.tenant_key, u.user_id_type, u.user_id, 'resync', $4 || ' (was ' || b.status || ')'
+    SELECT u.tenant_key, u.user_id_type, u.user_id, ${sqlKind('resync')}, $4 || ' (was ' || b.status || ')'
     FROM upd u, before b
   )
   SELECT u.tenant_key, u.user_id_type, u.user_id, u.desired_revision, u.status FROM upd u`;
@@ -194,7 +193,7 @@ export interface BadgeSourceRow {
 export interface AuditRow {
   at: string;
   id: string;
-  kind: string;
+  kind: AuditKind;
   source: string | null;
   sequence: string | null;
   event_id: string | null;
@@ -223,13 +222,7 @@ export interface StatusListRow {
   last_error_at: Date | null;
 }
 
-export interface StatusCounts {
-  pending: number;
-  in_sync: number;
-  backing_off: number;
-  parked: number;
-  total: number;
-}
+export type StatusCounts = Record<BadgeStatus, number> & { total: number };
 
 export interface PushCount {
   outcome: string | null;
@@ -282,9 +275,8 @@ export class AuditRepository {
    * The per-request reads run as named prepared statements, so each pooled connection parses and plans them once:
    * planning the history page over every daily partition cost as much as running it (bench/audit.bench.mjs).
    */
-  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    const pool = (this.ds.driver as unknown as { master: Pool }).master;
-    return (await pool.query({ name, text, values })).rows as T[];
+  private prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    return queryNamed<T>(this.ds, { name, text }, values);
   }
 
   /** Up to `limit` users with the status, in key order, strictly after `after`; only `tenants` unless null. */

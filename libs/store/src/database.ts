@@ -10,8 +10,6 @@ export const ADVISORY_LOCKS = {
   zeroSourceRetention: 7_263_110_004,
 } as const;
 
-export const DIRTY_CHANNEL = 'badge_dirty';
-
 /** Creates the database named in the URL when it is missing (two replicas racing is fine). */
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);

@@ -1,4 +1,10 @@
 export * from './database';
+export { DIRTY_CHANNEL, DIRTY_PREDICATE } from './dirty-set';
+export { DatabaseService } from './database.service';
+export type { AdvisoryLock, LockOutcome } from './advisory-lock';
+export type { ChannelHandlers, ChannelSubscription } from './channel-listener';
+export { StoreModule, type StoreModuleAsyncOptions, type StoreOptions } from './store.module';
+export * from './vocabulary';
 export * from './ingest.repository';
 export { MIGRATIONS } from './migrations';
 export * from './reconcile.repository';

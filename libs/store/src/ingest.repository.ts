@@ -1,7 +1,8 @@
-import { BadgeEvent, storableText, UserIdType } from '@badges/contracts';
+import { BadgeEvent, storableText } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { DIRTY_CHANNEL } from './database';
+import { DIRTY_CHANNEL, dirtyPredicateOf } from './dirty-set';
 import { LANES } from './lanes';
+import { type AuditKind, sqlKind, type UserIdType } from './vocabulary';
 
 /** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
  * turns, so each recomputes the desired sum from what the other committed (no lost update), without deadlock. */
@@ -74,7 +75,7 @@ export const UPSERT_SOURCES_SQL = `
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, source, sequence, event_id,
                              old_counts, new_counts, detail)
     SELECT i.tenant_key, i.user_id_type, i.user_id,
-           CASE WHEN u.source IS NOT NULL THEN 'change' WHEN r.source IS NOT NULL THEN 'rejected' ELSE 'stale' END,
+           CASE WHEN u.source IS NOT NULL THEN ${sqlKind('change')} WHEN r.source IS NOT NULL THEN ${sqlKind('rejected')} ELSE ${sqlKind('stale')} END,
            i.source, i.sequence, i.event_id,
            CASE WHEN o.source IS NULL THEN NULL ELSE jsonb_build_object(
              'pc', jsonb_build_object('web_app', o.pc_web_app, 'gadget', o.pc_gadget),
@@ -135,8 +136,7 @@ export const RECOMPUTE_DESIRED_SQL = `
     attempts = CASE WHEN b.status = 'parked' THEN 0 ELSE b.attempts END,
     next_attempt_at = CASE WHEN b.status = 'parked' THEN now() ELSE b.next_attempt_at END,
     -- Priority lanes: a user already dirty with live work stays live; otherwise the change's own lane.
-    lane = CASE WHEN b.desired_revision > b.pushed_revision AND b.status <> 'parked' THEN least(b.lane, excluded.lane)
-                ELSE excluded.lane END,
+    lane = CASE WHEN ${dirtyPredicateOf('b')} THEN least(b.lane, excluded.lane) ELSE excluded.lane END,
     updated_at = now()
   WHERE (b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget)
         IS DISTINCT FROM
@@ -226,7 +226,7 @@ export class IngestRepository {
               col((r) => r.tenantKey),
               col((r) => r.userIdType),
               col((r) => r.userId),
-              col(() => 'rejected'),
+              col((): AuditKind => 'rejected'),
               col((r) => r.eventId),
               col((r) => r.source),
               col((r) => storableText(r.reason)),

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 import { BULK_LANE_SQL } from './lanes';
+import { sqlKind } from './vocabulary';
 
 export type FeishuMode = 'live' | 'shadow';
 
@@ -30,7 +31,7 @@ export const SHADOW_TO_LIVE_SQL = `
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
-    SELECT tenant_key, user_id_type, user_id, 'resync',
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('resync')},
            'FEISHU_MODE switched from shadow to live: Feishu has seen none of the shadow pushes, so every side is sent once'
     FROM reset
   )

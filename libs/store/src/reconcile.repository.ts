@@ -2,11 +2,13 @@ import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
 import { LANES } from './lanes';
 import { DataSource } from 'typeorm';
+import { DIRTY_PREDICATE } from './dirty-set';
+import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
 
 /** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
 export interface ClaimedUser {
   tenantKey: string;
-  userIdType: 'open_id' | 'union_id' | 'user_id';
+  userIdType: UserIdType;
   userId: string;
   version: string;
   revision: string;
@@ -51,7 +53,7 @@ export interface Completion {
   forgetMobile: boolean;
   delayMs: number;
   /** For retry: 'pending' (not the user's fault) or 'backing_off'. */
-  status: 'pending' | 'backing_off' | 'parked' | 'in_sync';
+  status: BadgeStatus;
   attempts: number;
   /** Feishu said its version is at least this: allocate above it next time. */
   minVersion: string | null;
@@ -91,7 +93,7 @@ export const CLAIM_SQL = `
     SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner, lease_version AS previous_version,
            last_version >= ${MAX_VERSION_SQL} AS exhausted
     FROM badge_state
-    WHERE desired_revision > pushed_revision AND status <> 'parked' AND next_attempt_at <= clock_timestamp()
+    WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
       -- A replica claims only in the database's mode (service_mode): one started in the other mode does nothing.
@@ -140,7 +142,7 @@ export const CLAIM_SQL = `
   -- The attempt of a holder that died or stalled has no audit row of its own: this one says what is known of it.
   lost AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, detail)
-    SELECT tenant_key, user_id_type, user_id, 'push', previous_version, 'unknown',
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('push')}, previous_version, 'unknown',
            'lease of ' || previous_owner || ' expired before its result was recorded: the push may have been applied, so both sides are unknown and sent again'
     FROM due WHERE previous_owner IS NOT NULL
   )
@@ -154,18 +156,18 @@ export const CLAIM_SQL = `
 export const DUE_SCOPES_SQL = `
   WITH RECURSIVE tenants AS (
     (SELECT tenant_key FROM badge_state
-     WHERE desired_revision > pushed_revision AND status <> 'parked' AND ($2::text IS NULL OR tenant_key > $2)
+     WHERE ${DIRTY_PREDICATE} AND ($2::text IS NULL OR tenant_key > $2)
      ORDER BY tenant_key LIMIT 1)
     UNION ALL
     SELECT (SELECT b.tenant_key FROM badge_state b
-            WHERE b.desired_revision > b.pushed_revision AND b.status <> 'parked' AND b.tenant_key > t.tenant_key
+            WHERE ${DIRTY_PREDICATE} AND b.tenant_key > t.tenant_key
             ORDER BY b.tenant_key LIMIT 1)
     FROM tenants t WHERE t.tenant_key IS NOT NULL
   )
   SELECT t.tenant_key FROM tenants t
   WHERE t.tenant_key IS NOT NULL
     AND (SELECT min(b.next_attempt_at) FROM badge_state b
-         WHERE b.tenant_key = t.tenant_key AND b.desired_revision > b.pushed_revision AND b.status <> 'parked')
+         WHERE b.tenant_key = t.tenant_key AND ${DIRTY_PREDICATE})
         <= clock_timestamp()
   LIMIT $1`;
 
@@ -179,11 +181,11 @@ export const BULK_DUE_SQL = `
 
 export const EARLIEST_DUE_SQL = `
   SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 export const DIRTY_SUMMARY_SQL = `
   SELECT count(*)::int AS dirty, (extract(epoch FROM min(desired_changed_at)) * 1000)::float8 AS oldest_ms
-  FROM badge_state WHERE desired_revision > pushed_revision AND status <> 'parked'`;
+  FROM badge_state WHERE ${DIRTY_PREDICATE}`;
 
 const RESYNCED_DURING_PUSH = `(b.force_full AND b.desired_revision <> b.lease_revision AND b.attempts = 0)`;
 
@@ -238,7 +240,7 @@ export const COMPLETE_SQL = `
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, code, http_status,
                              latency_ms, log_id, new_counts, detail)
-    SELECT d.tenant_key, d.user_id_type, d.user_id, 'push',
+    SELECT d.tenant_key, d.user_id_type, d.user_id, ${sqlKind('push')},
            d.version, d.outcome, d.code, d.http_status, d.latency_ms, d.log_id, d.sent,
            concat_ws('; ', d.message,
                      CASE WHEN u.user_id IS NULL THEN 'lease lost: result dropped'
@@ -299,7 +301,7 @@ export const MARK_FOR_RESYNC_SQL = `
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)
-    SELECT tenant_key, user_id_type, user_id, 'resync', 'drift repair: not pushed for a long while' FROM marked
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('resync')}, 'drift repair: not pushed for a long while' FROM marked
   )
   SELECT count(*)::int AS n FROM marked`;
 

@@ -1,4 +1,5 @@
 import { Counts, MAX_COUNT, MAX_SEQUENCE, sumCounts } from '@badges/contracts';
+import type { UserIdType } from '@badges/store';
 import type { OutMessage } from '../../support/kafka';
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with RELIABILITY_SEED. */
@@ -34,7 +35,7 @@ export interface Rng {
   shuffle<T>(xs: T[]): T[];
 }
 
-export type UserIdType = 'open_id' | 'union_id' | 'user_id';
+export type { UserIdType };
 
 export interface TrafficUser {
   userId: string;

@@ -1,5 +1,5 @@
 import { SOURCE_PATTERN } from '@badges/contracts';
-import { BADGE_STATUSES, BadgeStatus, HistoryPosition, UserKey } from '@badges/store';
+import { BADGE_STATUSES, BadgeStatus, HistoryPosition, USER_ID_TYPES, UserKey } from '@badges/store';
 import { AUDIT } from './audit.constants';
 
 /*
@@ -52,7 +52,7 @@ export function decodeStatusCursor(cursor: unknown, status: BadgeStatus): UserKe
   if (!parts || parts.length !== 5 || parts[0] !== 's' || parts[1] !== status) return null;
   const [, , tenantKey, userIdType, userId] = parts;
   if (!BADGE_STATUSES.includes(status) || !isId(tenantKey) || !isId(userId) || !isId(userIdType)) return null;
-  if (!(AUDIT.userIdTypes as readonly string[]).includes(userIdType)) return null;
+  if (!(USER_ID_TYPES as readonly string[]).includes(userIdType)) return null;
   return { tenantKey, userIdType, userId };
 }
 

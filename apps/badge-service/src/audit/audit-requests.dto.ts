@@ -1,10 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
+import { BADGE_STATUSES, type BadgeStatus, USER_ID_TYPES, type UserIdType } from '@badges/store';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateBy, ValidationOptions } from 'class-validator';
 import { decodeHistoryCursor, decodeSourcesCursor, decodeStatusCursor } from './audit-cursor';
-import { AUDIT, type UserIdType } from './audit.constants';
+import { AUDIT } from './audit.constants';
 
 const INVALID_CURSOR = 'invalid cursor';
 
@@ -62,9 +62,9 @@ export class IdentityQuery {
   @MaxLength(AUDIT.maxIdLength)
   tenantKey: string = '';
 
-  @ApiPropertyOptional({ enum: AUDIT.userIdTypes, default: 'open_id' })
+  @ApiPropertyOptional({ enum: USER_ID_TYPES, default: 'open_id' })
   @IsOptional()
-  @IsIn(AUDIT.userIdTypes)
+  @IsIn(USER_ID_TYPES)
   userIdType: UserIdType = 'open_id';
 }
 

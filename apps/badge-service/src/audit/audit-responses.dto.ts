@@ -1,17 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { BADGE_STATUSES, type BadgeStatus } from '@badges/store';
-import { AUDIT, type UserIdType } from './audit.constants';
+import { AUDIT_KINDS, type AuditKind, BADGE_STATUSES, type BadgeStatus, USER_ID_TYPES, type UserIdType } from '@badges/store';
+import { AUDIT } from './audit.constants';
 
-/* Response shapes, for the OpenAPI document and the compiler; the services build plain objects of these types. */
+/*
+ * Response shapes, for the OpenAPI document and the compiler; the services build plain objects of these types.
+ * The document is OpenAPI 3.1 (http-hardening.ts), so `nullable: true` becomes a JSON Schema union with null
+ * (`type: [.., 'null']`, or `anyOf: [{$ref}, {type: 'null'}]` for an object): every answer validates against it
+ * (test/audit/openapi-contract.test.ts). The enums are named, one schema each, from the vocabulary.
+ */
+
+const userIdType = { enum: USER_ID_TYPES, enumName: 'UserIdType' } as const;
+const badgeStatus = { enum: BADGE_STATUSES, enumName: 'BadgeStatus' } as const;
+const auditKind = { enum: AUDIT_KINDS, enumName: 'AuditKind' } as const;
+const count = { type: 'integer', minimum: 0 } as const;
 
 export class SideCountsView {
-  @ApiProperty() web_app!: number;
-  @ApiProperty() gadget!: number;
+  @ApiProperty(count) web_app!: number;
+  @ApiProperty(count) gadget!: number;
 }
 
 export class CountsView {
   @ApiProperty({ type: SideCountsView }) pc!: SideCountsView;
   @ApiProperty({ type: SideCountsView }) mobile!: SideCountsView;
+}
+
+/** A push's payload: only the sides it sent. */
+export class SentCountsView {
+  @ApiPropertyOptional({ type: SideCountsView }) pc?: SideCountsView;
+  @ApiPropertyOptional({ type: SideCountsView }) mobile?: SideCountsView;
 }
 
 export class AppliedCountsView {
@@ -22,7 +38,7 @@ export class AppliedCountsView {
 }
 
 export class LastErrorView {
-  @ApiProperty({ type: Number, nullable: true, description: 'Feishu code, when Feishu answered with one' }) code!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Feishu code, when Feishu answered with one' }) code!: number | null;
   @ApiProperty({ type: String, nullable: true }) message!: string | null;
   @ApiProperty({ type: String, nullable: true, description: "Feishu's log id, for its support" }) logId!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) at!: string | null;
@@ -31,7 +47,7 @@ export class LastErrorView {
 export class SourceView {
   @ApiProperty() source!: string;
   @ApiProperty({ type: CountsView, description: "The source's latest absolute counts" }) counts!: CountsView;
-  @ApiProperty() sequence!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) sequence!: number;
   @ApiProperty() eventId!: string;
   @ApiProperty({ format: 'date-time' }) occurredAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
@@ -39,18 +55,18 @@ export class SourceView {
 
 export class BadgeView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty(userIdType) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
   @ApiProperty({ type: CountsView, description: 'Sum over sources: what the user should see' }) desired!: CountsView;
   @ApiProperty({ type: AppliedCountsView, description: 'What Feishu last accepted' }) applied!: AppliedCountsView;
   @ApiProperty({ description: 'Every desired change has been pushed and accepted' }) inSync!: boolean;
   @ApiProperty({ description: 'desired equals applied on both sides (whatever the reconciler is doing)' })
   appliedEqualsDesired!: boolean;
-  @ApiProperty({ enum: BADGE_STATUSES }) status!: BadgeStatus;
+  @ApiProperty(badgeStatus) status!: BadgeStatus;
   @ApiProperty({ format: 'date-time' }) nextAttemptAt!: string;
-  @ApiProperty() attempts!: number;
-  @ApiProperty() desiredRevision!: number;
-  @ApiProperty() pushedRevision!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) attempts!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) desiredRevision!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) pushedRevision!: number;
   @ApiProperty({ description: 'Last version sent to Feishu (a decimal string; 0 if never)' }) lastVersion!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastPushedAt!: string | null;
   @ApiProperty({ format: 'date-time' }) desiredChangedAt!: string;
@@ -68,18 +84,19 @@ export class SourcesPageView {
 
 export class HistoryItemView {
   @ApiProperty({ format: 'date-time', description: 'UTC, microsecond precision' }) at!: string;
-  @ApiProperty({ enum: ['change', 'stale', 'push', 'resync', 'park'] }) kind!: string;
+  @ApiProperty({ ...auditKind, description: 'change, stale or rejected event; push attempt; resync (operator or drift repair)' })
+  kind!: AuditKind;
   @ApiPropertyOptional() source?: string;
-  @ApiPropertyOptional() sequence?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0 }) sequence?: number;
   @ApiPropertyOptional() eventId?: string;
   @ApiPropertyOptional({ type: CountsView, description: "change: the source's counts before" }) old?: unknown;
-  @ApiPropertyOptional({ type: CountsView, description: "change: the source's counts after; push: the payload sent (sides pushed only)" })
+  @ApiPropertyOptional({ type: SentCountsView, description: "change: the source's counts after; push: the payload sent (sides pushed only)" })
   new?: unknown;
   @ApiPropertyOptional({ description: 'push: the version sent (decimal string)' }) version?: string;
   @ApiPropertyOptional({ description: 'push: applied, version_conflict, concurrent, transient, rate_limited, ...' }) outcome?: string;
-  @ApiPropertyOptional({ description: "push: Feishu's code" }) code?: number;
-  @ApiPropertyOptional() httpStatus?: number;
-  @ApiPropertyOptional() latencyMs?: number;
+  @ApiPropertyOptional({ type: 'integer', description: "push: Feishu's code" }) code?: number;
+  @ApiPropertyOptional({ type: 'integer' }) httpStatus?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0 }) latencyMs?: number;
   @ApiPropertyOptional() logId?: string;
   @ApiPropertyOptional() detail?: string;
 }
@@ -92,12 +109,12 @@ export class HistoryPageView {
 
 export class BadgeListItemView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty(userIdType) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
-  @ApiProperty({ enum: BADGE_STATUSES }) status!: BadgeStatus;
+  @ApiProperty(badgeStatus) status!: BadgeStatus;
   @ApiProperty({ format: 'date-time' }) desiredChangedAt!: string;
   @ApiProperty({ format: 'date-time' }) nextAttemptAt!: string;
-  @ApiProperty() attempts!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) attempts!: number;
   @ApiProperty({ type: LastErrorView, nullable: true }) lastError!: LastErrorView | null;
 }
 
@@ -106,20 +123,21 @@ export class BadgeListPageView {
   @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
 }
 
-export class UsersByStatusView {
-  @ApiProperty() pending!: number;
-  @ApiProperty() in_sync!: number;
-  @ApiProperty() backing_off!: number;
-  @ApiProperty() parked!: number;
-  @ApiProperty() total!: number;
+/** One count per BadgeStatus (the compiler holds the two together), and their total. */
+export class UsersByStatusView implements Record<BadgeStatus, number> {
+  @ApiProperty(count) pending!: number;
+  @ApiProperty(count) in_sync!: number;
+  @ApiProperty(count) backing_off!: number;
+  @ApiProperty(count) parked!: number;
+  @ApiProperty(count) total!: number;
 }
 
 export class PushesView {
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { applied: 120, version_conflict: 2 } })
+  @ApiProperty({ type: 'object', additionalProperties: count, example: { applied: 120, version_conflict: 2 } })
   byOutcome!: Record<string, number>;
   @ApiProperty({
     type: 'object',
-    additionalProperties: { type: 'number' },
+    additionalProperties: count,
     description: 'Attempts that carried a Feishu code, by code',
     example: { '0': 120, '213001': 2 },
   })
@@ -127,9 +145,9 @@ export class PushesView {
 }
 
 export class ConsumerLagView {
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'Messages behind, by partition' })
+  @ApiProperty({ type: 'object', additionalProperties: count, description: 'Messages behind, by partition' })
   partitions!: Record<string, number>;
-  @ApiProperty() total!: number;
+  @ApiProperty(count) total!: number;
   @ApiProperty({ format: 'date-time' }) measuredAt!: string;
 }
 
@@ -158,7 +176,7 @@ export class ModeView {
 export class StatsView {
   @ApiProperty({ type: ModeView }) mode!: ModeView;
   @ApiProperty({ type: UsersByStatusView }) users!: UsersByStatusView;
-  @ApiProperty({ description: 'Users whose desired badge is not yet at Feishu (parked ones excluded: see users.parked)' })
+  @ApiProperty({ ...count, description: 'Users whose desired badge is not yet at Feishu (parked ones excluded: see users.parked)' })
   dirty!: number;
   @ApiProperty({ type: Number, nullable: true, description: 'Age of the oldest desired change not yet at Feishu' })
   oldestPendingAgeSeconds!: number | null;
@@ -175,14 +193,14 @@ export class StatsView {
 
 export class ResyncAcceptedView {
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: AUDIT.userIdTypes }) userIdType!: UserIdType;
+  @ApiProperty(userIdType) userIdType!: UserIdType;
   @ApiProperty() tenantKey!: string;
-  @ApiProperty() desiredRevision!: number;
-  @ApiProperty({ enum: BADGE_STATUSES }) status!: BadgeStatus;
+  @ApiProperty({ type: 'integer', minimum: 0 }) desiredRevision!: number;
+  @ApiProperty(badgeStatus) status!: BadgeStatus;
 }
 
 export class ApiErrorView {
-  @ApiProperty() statusCode!: number;
+  @ApiProperty({ type: 'integer' }) statusCode!: number;
   @ApiProperty() error!: string;
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'Reasons (a list for 400)' })
   message!: string | string[];

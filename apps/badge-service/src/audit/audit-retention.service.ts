@@ -1,7 +1,9 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { addDays, auditDay, AuditPartitionsRepository, MaintenancePlan, MaintenanceReport } from '@badges/store';
 import { Clock } from '../common/clock';
+import { jittered, PeriodicTask } from '../common/periodic-task';
 import { AUDIT } from './audit.constants';
 
 const DAY_MS = 86_400_000;
@@ -22,24 +24,33 @@ export function maintenancePlan(now: number, retentionDays: number): Maintenance
 @Injectable()
 export class AuditRetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(AuditRetentionService.name);
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<void>;
-  private stopped = false;
+  private readonly task = new PeriodicTask({
+    name: 'audit maintenance',
+    run: () => this.runOnce(),
+    firstDelayMs: () => 0,
+    // After a failed pass (database down, lock timeout), again sooner than the hour.
+    nextDelayMs: (pass) =>
+      pass.ok && !pass.value?.failed.length
+        ? jittered(AUDIT.maintenanceIntervalMs, AUDIT.maintenanceJitter, this.clock.random())
+        : AUDIT.maintenanceRetryMs,
+    log: this.log,
+  });
+  private readonly retentionDays: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly partitions: AuditPartitionsRepository,
     private readonly clock: Clock,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.schedule(0);
+  ) {
+    this.retentionDays = config.get('audit', { infer: true }).retentionDays;
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.inFlight;
+  onApplicationBootstrap(): void {
+    this.task.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; null when another replica holds the maintenance lock. */
@@ -47,7 +58,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
     // The rows' `at` comes from the database's clock, so the partitions they need and the ones past retention
     // are decided by it, not by this process's clock.
     const now = await this.partitions.databaseNow();
-    const report = await this.partitions.maintain(maintenancePlan(now, this.config.audit.retentionDays));
+    const report = await this.partitions.maintain(maintenancePlan(now, this.retentionDays));
     if (report === null) {
       this.log.debug('audit maintenance skipped: another replica holds the lock');
     } else if (report.failed.length > 0) {
@@ -56,24 +67,5 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
       this.log.log({ ...report }, 'audit partitions maintained');
     }
     return report;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.runOnce().then(
-        (r) => this.schedule(r?.failed.length ? AUDIT.maintenanceRetryMs : this.nextDelay()),
-        (e: unknown) => {
-          this.log.error({ err: e }, 'audit maintenance failed');
-          this.schedule(AUDIT.maintenanceRetryMs);
-        },
-      );
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  private nextDelay(): number {
-    const spread = AUDIT.maintenanceIntervalMs * AUDIT.maintenanceJitter;
-    return Math.round(AUDIT.maintenanceIntervalMs - spread + 2 * spread * this.clock.random());
   }
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import { AuditRepository, PushCount, StatusCounts } from '@badges/store';
 import { AuditStatsService } from './audit-stats.service';
 import { AuditPrincipal } from './audit-token.guard';
@@ -46,7 +46,7 @@ describe('AuditStatsService', () => {
         ],
         12.34567,
       ),
-      custom,
+      configServiceOf(custom),
     );
     expect(await sut.stats(everyTenant)).toEqual({
       mode: { feishu: 'live', since: '2026-11-30T00:00:00.000Z', shadow: null },
@@ -61,7 +61,7 @@ describe('AuditStatsService', () => {
 
   it('reports consumer lag per partition and in total when this process consumes', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5, '1': 0, '2': 12 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
-    const sut = new AuditStatsService(repository([], null), custom, lag);
+    const sut = new AuditStatsService(repository([], null), configServiceOf(custom), lag);
     expect(await sut.stats(everyTenant)).toMatchObject({
       oldestPendingAgeSeconds: null,
       consumerLag: { partitions: { '0': 5, '1': 0, '2': 12 }, total: 17, measuredAt: '2026-11-24T08:00:00.000Z' },
@@ -69,28 +69,28 @@ describe('AuditStatsService', () => {
   });
 
   it('says the mode, and in shadow mode the push rate the workload would need (its busiest minute)', async () => {
-    const live = await new AuditStatsService(repository([], null), custom).stats(everyTenant);
+    const live = await new AuditStatsService(repository([], null), configServiceOf(custom)).stats(everyTenant);
     expect(live.mode).toEqual({ feishu: 'live', since: '2026-11-30T00:00:00.000Z', shadow: null });
-    const shadow = await new AuditStatsService(repository([], null, 'shadow'), custom).stats(everyTenant);
+    const shadow = await new AuditStatsService(repository([], null, 'shadow'), configServiceOf(custom)).stats(everyTenant);
     expect(shadow.mode).toEqual({ feishu: 'shadow', since: '2026-11-30T00:00:00.000Z', shadow: { pushesLastHour: 7200, averagePerSecond: 2, busiestMinutePerSecond: 10 } });
   });
 
   it('reports no lag before the first measurement', async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: {}, lagMeasuredAt: null }) };
-    expect((await new AuditStatsService(repository([], null), custom, lag).stats(everyTenant)).consumerLag).toBeNull();
+    expect((await new AuditStatsService(repository([], null), configServiceOf(custom), lag).stats(everyTenant)).consumerLag).toBeNull();
   });
 
   it("counts a tenant-restricted token's tenants only, and shows it no consumer lag (every tenant's messages mixed)", async () => {
     const lag: ConsumerLagSource = { status: () => ({ lag: { '0': 5 }, lagMeasuredAt: Date.parse('2026-11-24T08:00:00Z') }) };
-    const stats = await new AuditStatsService(repository([], null), custom, lag).stats(tenantA);
+    const stats = await new AuditStatsService(repository([], null), configServiceOf(custom), lag).stats(tenantA);
     expect(stats.users.total).toBe(1);
     expect(stats.consumerLag).toBeNull();
   });
 
   it('reports the app_ticket of a store app (a stats field, not a readiness failure)', async () => {
     const store = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_store' });
-    expect((await new AuditStatsService(repository([], null), store).stats(everyTenant)).appTicket).toEqual({ received: true, receivedAt: '2026-11-24T07:00:00.000Z' });
+    expect((await new AuditStatsService(repository([], null), configServiceOf(store)).stats(everyTenant)).appTicket).toEqual({ received: true, receivedAt: '2026-11-24T07:00:00.000Z' });
     const other = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_other' });
-    expect((await new AuditStatsService(repository([], null), other).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
+    expect((await new AuditStatsService(repository([], null), configServiceOf(other)).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
   });
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { AuditRepository } from '@badges/store';
 import { AUDIT } from './audit.constants';
 import { AppTicketView, ConsumerLagView, ModeView, PushesView, StatsView } from './audit-responses.dto';
@@ -10,11 +11,15 @@ import { CONSUMER_LAG, ConsumerLagSource } from './consumer-lag';
 /** Deployment-wide totals for operators; each figure comes from an index, none from a scan of the audit trail. */
 @Injectable()
 export class AuditStatsService {
+  private readonly feishu: AppConfig['feishu'];
+
   constructor(
     private readonly repository: AuditRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     @Optional() @Inject(CONSUMER_LAG) private readonly lag?: ConsumerLagSource,
-  ) {}
+  ) {
+    this.feishu = config.get('feishu', { infer: true });
+  }
 
   /** Totals of the tenants the token may see; consumer lag (all tenants mixed) only for a token that sees them all. */
   async stats(principal: AuditPrincipal): Promise<StatsView> {
@@ -54,8 +59,8 @@ export class AuditStatsService {
 
   /** Store apps: a missing app_ticket stops every push, yet is no readiness failure (the callback must stay routable). */
   private async appTicket(): Promise<AppTicketView | null> {
-    if (this.config.feishu.appType !== 'store') return null;
-    const at = await this.repository.appTicketReceivedAt(this.config.feishu.appId);
+    if (this.feishu.appType !== 'store') return null;
+    const at = await this.repository.appTicketReceivedAt(this.feishu.appId);
     return { received: at !== null, receivedAt: at === null ? null : at.toISOString() };
   }
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { ExecutionContext, ForbiddenException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { loadConfig, parseAuditTokensFile, plainAuditTokens } from '@badges/config';
+import { configServiceOf, loadConfig, parseAuditTokensFile, plainAuditTokens } from '@badges/config';
 import { AUDIT_PRINCIPAL, AuditTokenGuard, BearerTokens } from './audit-token.guard';
 
 const A = 'token-aaaaaaaaaaaaaaaaaaaa';
@@ -60,7 +60,7 @@ describe('AuditTokenGuard', () => {
   const config = loadConfig({ BADGE_ROLES: 'api', AUDIT_API_TOKENS: `${A},${B}` });
   /** Reflector answering the route's scope: undefined (read) unless the test says. */
   const reflector = (scope?: string) => ({ getAllAndOverride: () => scope }) as unknown as Reflector;
-  const sut = new AuditTokenGuard(config, reflector());
+  const sut = new AuditTokenGuard(configServiceOf(config), reflector());
 
   function context(authorization?: string) {
     const headers: Record<string, string> = {};
@@ -85,10 +85,10 @@ describe('AuditTokenGuard', () => {
   it('answers 403 to a known token without the scope of the route', () => {
     const file = `- { name: ro, token: ${A}, scopes: [read], tenants: ["*"] }\n- { name: rw, token: ${B}, scopes: [read, resync], tenants: ["*"] }`;
     const scoped = { ...config, audit: { ...config.audit, tokens: parseAuditTokensFile(file).tokens } };
-    const resyncRoute = new AuditTokenGuard(scoped, reflector('resync'));
+    const resyncRoute = new AuditTokenGuard(configServiceOf(scoped), reflector('resync'));
     expect(() => resyncRoute.canActivate(context(`Bearer ${A}`).ctx)).toThrow(ForbiddenException);
     expect(resyncRoute.canActivate(context(`Bearer ${B}`).ctx)).toBe(true);
-    expect(new AuditTokenGuard(scoped, reflector()).canActivate(context(`Bearer ${A}`).ctx)).toBe(true);
+    expect(new AuditTokenGuard(configServiceOf(scoped), reflector()).canActivate(context(`Bearer ${A}`).ctx)).toBe(true);
   });
 
   it.each([

@@ -1,6 +1,7 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { APP_CONFIG, AppConfig, AuditScope, ScopedAuditToken } from '@badges/config';
+import { AppConfig, AuditScope, ScopedAuditToken } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 
@@ -73,10 +74,10 @@ export class AuditTokenGuard implements CanActivate {
   private readonly tokens: BearerTokens;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly reflector: Reflector,
   ) {
-    this.tokens = new BearerTokens(config.audit.tokens);
+    this.tokens = new BearerTokens(config.get('audit', { infer: true }).tokens);
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -7,7 +7,6 @@ export const AUDIT = {
   maxPageSize: 200,
   /** Sources inline in GET /v1/badges/{userId}; the rest through /sources (sourcesNextCursor). */
   badgeSources: 100,
-  userIdTypes: ['open_id', 'union_id', 'user_id'] as const,
   pushWindowSeconds: 3600,
   /** Daily partitions kept ready: from this many days back to this many ahead (UTC days). */
   partitionsBehindDays: 1,
@@ -18,5 +17,3 @@ export const AUDIT = {
   /** After a failed pass (database down, lock timeout), try again sooner than the hour. */
   maintenanceRetryMs: 60_000,
 } as const;
-
-export type UserIdType = (typeof AUDIT.userIdTypes)[number];

@@ -1,8 +1,6 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
-import { AuditRepository } from '@badges/store';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { DataSource } from 'typeorm';
 import { IngestConsumer } from '../ingest/ingest.consumer';
 import { IngestModule } from '../ingest/ingest.module';
 import { AuditStatsService } from './audit-stats.service';
@@ -18,7 +16,6 @@ import { StatsController } from './stats.controller';
 export class AuditModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [
-      { provide: AuditRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditRepository(ds) },
       BadgeAuditService,
       AuditStatsService,
       AuditTokenGuard,

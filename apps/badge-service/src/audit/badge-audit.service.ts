@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { AuditRepository, AuditRow, BadgeSourceRow, BadgeStateRow, BadgeStatus, StatusListRow, UserKey } from '@badges/store';
+import { AuditRepository, AuditRow, BadgeSourceRow, BadgeStateRow, BadgeStatus, StatusListRow, UserIdType, UserKey } from '@badges/store';
 import {
   decodeHistoryCursor,
   decodeSourcesCursor,
@@ -8,7 +8,7 @@ import {
   encodeSourcesCursor,
   encodeStatusCursor,
 } from './audit-cursor';
-import { AUDIT, type UserIdType } from './audit.constants';
+import { AUDIT } from './audit.constants';
 import type { AuditPrincipal } from './audit-token.guard';
 import {
   BadgeListItemView,

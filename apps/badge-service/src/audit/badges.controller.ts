@@ -35,7 +35,7 @@ export class BadgesController {
   }
 
   @Get(':userId/history')
-  @ApiOperation({ summary: "A user's timeline, newest first: source changes, stale events, pushes, resyncs, parking" })
+  @ApiOperation({ summary: "A user's timeline, newest first: source changes, stale and rejected events, pushes (parking included), resyncs" })
   @ApiOkResponse({ type: HistoryPageView })
   @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
   history(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: HistoryQuery): Promise<HistoryPageView> {

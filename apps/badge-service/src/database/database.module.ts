@@ -1,38 +1,18 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
-import { IngestRepository, openDatabase } from '@badges/store';
-import { DataSource } from 'typeorm';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
+import { StoreModule, StoreOptions } from '@badges/store';
 
-const log = new Logger('Database');
-
-export const databaseProviders = [
-  {
-    provide: DataSource,
-    inject: [APP_CONFIG],
-    useFactory: async (config: AppConfig): Promise<DataSource> => {
-      const { ds, applied } = await openDatabase({
-        url: config.database.url,
-        poolSize: config.database.poolSize,
-        create: config.hardening.databaseCreate,
-        migrate: config.database.migrate,
-      });
-      if (applied.length > 0) log.log({ applied }, 'migrations applied');
-      return ds;
-    },
+/** The store, set up from the app's configuration: the one place the database settings are read. */
+export const DatabaseModule = StoreModule.forRootAsync({
+  inject: [ConfigService],
+  useFactory: (config: ConfigService<AppConfig, true>): StoreOptions => {
+    const database = config.get('database', { infer: true });
+    return {
+      url: database.url,
+      poolSize: database.poolSize,
+      create: config.get('hardening', { infer: true }).databaseCreate,
+      migrate: database.migrate,
+      ingest: { maxSourcesPerUser: config.get('ingest', { infer: true }).maxSourcesPerUser },
+    };
   },
-  {
-    provide: IngestRepository,
-    inject: [DataSource, APP_CONFIG],
-    useFactory: (ds: DataSource, config: AppConfig) => new IngestRepository(ds, { maxSourcesPerUser: config.ingest.maxSourcesPerUser }),
-  },
-];
-
-@Global()
-@Module({ providers: databaseProviders, exports: databaseProviders.map((p) => p.provide) })
-export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
-
-  async onApplicationShutdown(): Promise<void> {
-    if (this.ds.isInitialized) await this.ds.destroy();
-  }
-}
+});

@@ -10,9 +10,8 @@ export type ReadinessCheck = () => Promise<CheckResult> | CheckResult;
 const CODE = /^[\w.:-]{1,64}$/;
 
 /**
- * Each role registers what "ready" means for it; /health/ready runs them all. The endpoint has no authentication,
- * so details are reduced to booleans, numbers and codes: free text (an error message, which may name a host, a
- * user or worse) is dropped here, whatever a check returns.
+ * Each role registers what "ready" means for it; /health/ready runs them all as terminus health indicators
+ * (ReadinessService).
  */
 @Injectable()
 export class ReadinessRegistry {
@@ -28,21 +27,13 @@ export class ReadinessRegistry {
     this.draining = true;
   }
 
-  async run(): Promise<{ ok: boolean; checks: Record<string, CheckResult> }> {
-    const checks: Record<string, CheckResult> = {};
-    await Promise.all(
-      [...this.checks].map(async ([name, check]) => {
-        try {
-          const r = await check();
-          checks[name] = r.detail === undefined ? { ok: r.ok } : { ok: r.ok, detail: safeDetail(r.detail) };
-        } catch (e) {
-          const code = safeDetail((e as { code?: unknown } | null)?.code ?? (e instanceof Error ? e.name : undefined));
-          checks[name] = code === undefined ? { ok: false } : { ok: false, detail: { error: code } };
-        }
-      }),
-    );
-    if (this.draining) checks['shutdown'] = { ok: false, detail: { draining: true } };
-    return { ok: Object.values(checks).every((c) => c.ok), checks };
+  /** The registered checks, by name. */
+  entries(): [string, ReadinessCheck][] {
+    return [...this.checks];
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 }
 

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { storableText } from '@badges/contracts';
 import { Producer } from 'kafkajs';
 import { DeadLetter, DLQ_HEADERS } from './ingest.types';
@@ -14,8 +15,11 @@ const MAX_SEND_BYTES = 512 * 1024;
 @Injectable()
 export class DeadLetterPublisher {
   private producer?: Producer;
+  private readonly dlqTopic: string;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(config: ConfigService<AppConfig, true>) {
+    this.dlqTopic = config.get('kafka', { infer: true }).dlqTopic;
+  }
 
   attach(producer: Producer): void {
     this.producer = producer;
@@ -39,7 +43,7 @@ export class DeadLetterPublisher {
       },
     }));
     for (const batch of bySize(messages, MAX_SEND_BYTES)) {
-      await this.producer.send({ topic: this.config.kafka.dlqTopic, acks: -1, messages: batch });
+      await this.producer.send({ topic: this.dlqTopic, acks: -1, messages: batch });
     }
   }
 }

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { Admin, Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { Clock } from '../common/clock';
 import { backoffMs } from '../common/retry';
@@ -59,8 +60,11 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
   private lastStartError?: string;
   private readonly state: ConsumerStatus = { phase: 'connecting', running: false, assignedPartitions: [], lag: {}, lagMeasuredAt: null };
 
+  /** Read once; `Pick` keeps `this.config.kafka.*` at the many places that read it. */
+  private readonly config: Pick<AppConfig, 'kafka' | 'ingest'>;
+
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly ingest: IngestService,
     private readonly deadLetters: DeadLetterPublisher,
     private readonly metrics: Metrics,
@@ -68,6 +72,7 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     readiness: ReadinessRegistry,
     private readonly exit: ProcessExit,
   ) {
+    this.config = { kafka: config.get('kafka', { infer: true }), ingest: config.get('ingest', { infer: true }) };
     this.phaseSince = clock.now();
     readiness.register('ingest', () => ({
       ok: this.state.phase === 'joined',

@@ -1,4 +1,4 @@
-import { AppConfig } from '@badges/config';
+import { AppConfig, configServiceOf } from '@badges/config';
 import { BadgeEvent } from '@badges/contracts';
 import { IngestRepository, RejectedEvent } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -44,7 +44,7 @@ describe('IngestService', () => {
   const setup = (repo: object, appType: 'custom' | 'store' = 'custom') => {
     const publisher = new RecordingPublisher();
     const config = { feishu: { appType }, ingest: { maxSourcesPerUser: 64 } } as AppConfig;
-    const sut = new IngestService(config, repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
+    const sut = new IngestService(configServiceOf(config), repo as IngestRepository, publisher as unknown as DeadLetterPublisher, new Metrics(), new Clock());
     return { sut, publisher };
   };
 

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { BadgeEvent, DecodeOptions, decodeEvent, describeRejection, newestPerSource, sourceKey } from '@badges/contracts';
 import { IngestOutcome, IngestRepository, RefusedSource, RejectedEvent, sourceCapRule } from '@badges/store';
 import { Clock } from '../common/clock';
@@ -19,14 +20,14 @@ export class IngestService {
   private readonly sourceCapRule: string;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly repository: IngestRepository,
     private readonly deadLetters: DeadLetterPublisher,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
   ) {
-    this.decodeOptions = { appType: config.feishu.appType };
-    this.sourceCapRule = sourceCapRule(config.ingest.maxSourcesPerUser);
+    this.decodeOptions = { appType: config.get('feishu', { infer: true }).appType };
+    this.sourceCapRule = sourceCapRule(config.get('ingest', { infer: true }).maxSourcesPerUser);
   }
 
   /**

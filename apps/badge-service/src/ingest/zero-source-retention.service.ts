@@ -1,8 +1,9 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
-import { ADVISORY_LOCKS, IngestRepository } from '@badges/store';
-import { DataSource } from 'typeorm';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
+import { DatabaseService, IngestRepository } from '@badges/store';
 import { Clock } from '../common/clock';
+import { jittered, PeriodicTask } from '../common/periodic-task';
 
 export const ZERO_SOURCE_RETENTION = {
   intervalMs: 3_600_000,
@@ -24,60 +25,49 @@ export const ZERO_SOURCE_RETENTION = {
 @Injectable()
 export class ZeroSourceRetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(ZeroSourceRetentionService.name);
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<unknown>;
-  private stopped = false;
+  private readonly task = new PeriodicTask({
+    name: 'zero-source retention',
+    run: (signal) => this.runOnce(signal),
+    firstDelayMs: () => this.nextDelay(),
+    nextDelayMs: () => this.nextDelay(),
+    log: this.log,
+    failureLevel: 'warn',
+  });
+  private readonly retentionMs: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly ds: DataSource,
+    config: ConfigService<AppConfig, true>,
+    private readonly database: DatabaseService,
     private readonly repository: IngestRepository,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.retentionMs = config.get('ingest', { infer: true }).zeroSourceRetentionMs;
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.inFlight;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
-  /** One pass: how many sources were dropped, or null when another replica holds the lock. */
-  async runOnce(): Promise<number | null> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [ADVISORY_LOCKS.zeroSourceRetention]);
-      if (!locked) return null;
-      try {
-        let dropped = 0;
-        for (let i = 0; i < ZERO_SOURCE_RETENTION.maxBatchesPerPass && !this.stopped; i++) {
-          const n = await this.repository.dropZeroSources(this.config.ingest.zeroSourceRetentionMs, ZERO_SOURCE_RETENTION.batch);
-          dropped += n;
-          if (n < ZERO_SOURCE_RETENTION.batch) break;
-        }
-        if (dropped > 0) this.log.log({ dropped }, 'zero sources past retention dropped');
-        return dropped;
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.zeroSourceRetention]).catch(() => undefined);
+  /** One pass: how many sources were dropped, or null when another replica holds the lock. Stops early on `signal`. */
+  async runOnce(signal?: AbortSignal): Promise<number | null> {
+    const pass = await this.database.tryLock('zeroSourceRetention', async () => {
+      let dropped = 0;
+      for (let i = 0; i < ZERO_SOURCE_RETENTION.maxBatchesPerPass && !signal?.aborted; i++) {
+        const n = await this.repository.dropZeroSources(this.retentionMs, ZERO_SOURCE_RETENTION.batch);
+        dropped += n;
+        if (n < ZERO_SOURCE_RETENTION.batch) break;
       }
-    } finally {
-      await runner.release();
-    }
+      if (dropped > 0) this.log.log({ dropped }, 'zero sources past retention dropped');
+      return dropped;
+    });
+    return pass.acquired ? pass.result : null;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    const { intervalMs, jitter } = ZERO_SOURCE_RETENTION;
-    const delay = Math.round(intervalMs * (1 - jitter + 2 * jitter * this.clock.random()));
-    this.timer = setTimeout(() => {
-      this.inFlight = this.runOnce()
-        .catch((e: unknown) => this.log.warn({ err: e }, 'zero-source retention failed; retried next pass'))
-        .finally(() => this.schedule());
-    }, delay);
-    this.timer.unref();
+  private nextDelay(): number {
+    return jittered(ZERO_SOURCE_RETENTION.intervalMs, ZERO_SOURCE_RETENTION.jitter, this.clock.random());
   }
 }

@@ -31,7 +31,7 @@ function* causes(e: unknown): Generator<{ name?: string; code?: string; message?
 }
 
 /** Decides whether `e` is fatal; returns the operator's message, or undefined for a transient failure. */
-export function fatalKafkaMessage(e: unknown, config: AppConfig): string | undefined {
+export function fatalKafkaMessage(e: unknown, config: Pick<AppConfig, 'kafka'>): string | undefined {
   for (const c of causes(e)) {
     if (c instanceof FatalKafkaError) return c.message;
     const code = c.code ?? '';

@@ -26,7 +26,7 @@ const KEEP_ALIVE_MS = 60_000;
  * factory sees the socket's own error first and reports a fatal one (untrusted certificate, refused client
  * certificate) at once, so start-up stops within a second rather than after every retry.
  */
-function socketFactory(config: AppConfig, onFatal: (message: string) => void): ISocketFactory {
+function socketFactory(config: Pick<AppConfig, 'kafka'>, onFatal: (message: string) => void): ISocketFactory {
   return ({ host, port, ssl, onConnect }) => {
     const socket: Socket = ssl
       ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
@@ -40,7 +40,7 @@ function socketFactory(config: AppConfig, onFatal: (message: string) => void): I
   };
 }
 
-function sasl(config: AppConfig): SASLOptions | undefined {
+function sasl(config: Pick<AppConfig, 'kafka'>): SASLOptions | undefined {
   const s = config.kafka.sasl;
   if (!s) return undefined;
   // kafkajs's SASLOptions is a union keyed by the literal mechanism.
@@ -51,7 +51,7 @@ function sasl(config: AppConfig): SASLOptions | undefined {
  * The one place Kafka clients are configured: the consumer, the dead-letter producer and the admin client all come
  * from this Kafka instance, so they share brokers, TLS and SASL. `onFatal` hears failures no retry can cure.
  */
-export function createKafka(config: AppConfig, suffix: string, onFatal: (message: string) => void = () => undefined): Kafka {
+export function createKafka(config: Pick<AppConfig, 'kafka'>, suffix: string, onFatal: (message: string) => void = () => undefined): Kafka {
   const options: KafkaConfig = {
     clientId: `${config.kafka.clientId}-${suffix}`,
     brokers: config.kafka.brokers,
@@ -68,7 +68,7 @@ export function createKafka(config: AppConfig, suffix: string, onFatal: (message
 }
 
 /** Creates the input topic and its dead-letter topic when they are missing; with KAFKA_CREATE_TOPICS=false, checks them. */
-export async function ensureTopics(kafka: Kafka, config: AppConfig): Promise<void> {
+export async function ensureTopics(kafka: Kafka, config: Pick<AppConfig, 'kafka'>): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,7 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { AppTicketRepository, TicketOutcome } from '@badges/store';
+import { PeriodicTask } from '../common/periodic-task';
 import { Metrics } from '../metrics/metrics.service';
 import { TENANT_TOKENS } from './feishu.providers';
 
@@ -14,17 +16,27 @@ const FIRST_REQUEST_MS = 1_000;
  * picks it up from there; with none stored yet, one is asked for.
  */
 @Injectable()
-export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AppTicketSync implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(AppTicketSync.name);
-  private timer?: NodeJS.Timeout;
+  private readonly sync = new PeriodicTask({
+    name: 'app_ticket sync',
+    run: () => this.refresh(true),
+    firstDelayMs: () => FIRST_REQUEST_MS,
+    nextDelayMs: () => SYNC_MS,
+    log: this.log,
+    failureLevel: 'warn',
+  });
   private current: string | null = null;
+  private readonly appId: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly repository: AppTicketRepository,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.appId = config.get('feishu', { infer: true }).appId;
+  }
 
   private get store(): StoreAppTokenProvider | null {
     return this.tokens instanceof StoreAppTokenProvider ? this.tokens : null;
@@ -34,19 +46,16 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
     if (!this.store) return;
     this.metrics.appTicketReceived.set(0);
     await this.refresh();
-    const first = setTimeout(() => void this.refresh(true), FIRST_REQUEST_MS);
-    first.unref();
-    this.timer = setInterval(() => void this.refresh(true), SYNC_MS);
-    this.timer.unref();
+    this.sync.start();
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sync.stop();
   }
 
   /** From the event callback: kept for every replica and used here at once, unless it is a replay or older. */
   async received(ticket: string, issuedAt: Date, eventId?: string): Promise<TicketOutcome> {
-    const outcome = await this.repository.accept(this.config.feishu.appId, ticket, issuedAt, eventId);
+    const outcome = await this.repository.accept(this.appId, ticket, issuedAt, eventId);
     if (outcome === 'stored') this.use(ticket);
     return outcome;
   }
@@ -60,7 +69,7 @@ export class AppTicketSync implements OnApplicationBootstrap, OnApplicationShutd
   /** Picks up a ticket another replica stored; with none anywhere, asks Feishu for one (it throttles itself). */
   private async refresh(askIfMissing = false): Promise<void> {
     try {
-      const ticket = await this.repository.load(this.config.feishu.appId);
+      const ticket = await this.repository.load(this.appId);
       if (ticket !== null && ticket !== this.current) this.use(ticket);
       if (askIfMissing && this.current === null) await this.store?.requestAppTicket();
     } catch (e) {

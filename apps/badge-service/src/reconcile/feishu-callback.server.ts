@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CallbackAnswer, FeishuCallbackService } from './feishu-callback.service';
@@ -15,21 +16,25 @@ import { RECONCILE } from './reconcile.constants';
 export class FeishuCallbackServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(FeishuCallbackServer.name);
   private readonly server: http.Server;
+  private readonly port: number;
+  private readonly host: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly callback: FeishuCallbackService,
   ) {
+    this.port = config.get('feishu', { infer: true }).callbackPort!;
+    this.host = config.get('http', { infer: true }).host;
     this.server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => void this.serve(req, res));
     this.server.keepAliveTimeout = 5_000;
   }
 
   /** AppTicketSync asks Feishu for a ticket a second after bootstrap: the listener is up by then. */
   async onApplicationBootstrap(): Promise<void> {
-    const port = this.config.feishu.callbackPort!;
+    const port = this.port;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, this.config.http.host, () => {
+      this.server.listen(port, this.host, () => {
         this.server.off('error', reject);
         resolve();
       });

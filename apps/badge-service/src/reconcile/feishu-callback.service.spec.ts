@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import { Clock } from '../common/clock';
 import { Metrics } from '../metrics/metrics.service';
 import { AppTicketSync } from './app-ticket.sync';
@@ -39,7 +39,7 @@ describe('FeishuCallbackService', () => {
     warnings = [];
     metrics = new Metrics();
     const tickets = { received: async (...args: unknown[]) => (received.push(args), 'stored') } as unknown as AppTicketSync;
-    sut = new FeishuCallbackService(config, tickets, metrics, clock);
+    sut = new FeishuCallbackService(configServiceOf(config), tickets, metrics, clock);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args));
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
   });

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { decodeEventCallback, verifyEventSignature } from '@badges/feishu';
 import { Clock } from '../common/clock';
 import { Metrics } from '../metrics/metrics.service';
@@ -38,16 +39,20 @@ export class FeishuCallbackService {
   private readonly log = new Logger('FeishuCallback');
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
 
+  private readonly feishu: AppConfig['feishu'];
+
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly tickets: AppTicketSync,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.feishu = config.get('feishu', { infer: true });
+  }
 
   async handle(req: CallbackRequest): Promise<CallbackAnswer> {
     if (req.rawBody === null) return this.refuse('no_raw_body');
-    const { encryptKey, verificationToken, appId } = this.config.feishu;
+    const { encryptKey, verificationToken, appId } = this.feishu;
     let signed = false;
     if (encryptKey) {
       const verdict = verifyEventSignature(

@@ -1,5 +1,6 @@
 import { Logger, Provider } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { Clock } from '../common/clock';
 import {
   BadgeSender,
@@ -31,16 +32,17 @@ const logger = (): FeishuLogger => {
 export const feishuProviders: Provider[] = [
   {
     provide: FetchHttpTransport,
-    inject: [APP_CONFIG],
-    useFactory: (config: AppConfig) => new FetchHttpTransport(undefined, { maxResponseBytes: config.hardening.feishu.maxResponseBytes }),
+    inject: [ConfigService],
+    useFactory: (config: ConfigService<AppConfig, true>) => new FetchHttpTransport(undefined, { maxResponseBytes: config.get('hardening', { infer: true }).feishu.maxResponseBytes }),
   },
   {
     provide: TENANT_TOKENS,
-    inject: [APP_CONFIG, FetchHttpTransport],
-    useFactory: (config: AppConfig, transport: FetchHttpTransport): TenantTokenProvider => {
-      if (config.feishu.mode === 'shadow') return SHADOW_TOKENS;
-      const options = { baseUrl: config.feishu.baseUrl, appId: config.feishu.appId, appSecret: config.feishu.appSecret, timeoutMs: config.feishu.timeoutMs };
-      return config.feishu.appType === 'store'
+    inject: [ConfigService, FetchHttpTransport],
+    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport): TenantTokenProvider => {
+      const feishu = config.get('feishu', { infer: true });
+      if (feishu.mode === 'shadow') return SHADOW_TOKENS;
+      const options = { baseUrl: feishu.baseUrl, appId: feishu.appId, appSecret: feishu.appSecret, timeoutMs: feishu.timeoutMs };
+      return feishu.appType === 'store'
         ? new StoreAppTokenProvider(transport, options, undefined, logger())
         : new CustomAppTokenProvider(transport, options, undefined, logger());
     },
@@ -48,14 +50,14 @@ export const feishuProviders: Provider[] = [
   {
     provide: BadgeSender,
     // The loop's monotonic clock: a push's deadline is set in it and checked by the client.
-    inject: [APP_CONFIG, FetchHttpTransport, TENANT_TOKENS, Clock],
-    useFactory: (config: AppConfig, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock): BadgeSender =>
-      config.feishu.mode === 'shadow'
+    inject: [ConfigService, FetchHttpTransport, TENANT_TOKENS, Clock],
+    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock): BadgeSender =>
+      config.get('feishu', { infer: true }).mode === 'shadow'
         ? new ShadowBadgeSender()
         : new FeishuBadgeClient(
         transport,
         tokens,
-        { baseUrl: config.feishu.baseUrl, timeoutMs: config.feishu.timeoutMs },
+        { baseUrl: config.get('feishu', { infer: true }).baseUrl, timeoutMs: config.get('feishu', { infer: true }).timeoutMs },
         { now: () => clock.monotonic() },
         logger(),
       ),

@@ -1,6 +1,6 @@
-import { loadConfig } from '@badges/config';
+import { configServiceOf, loadConfig } from '@badges/config';
 import type { BadgeSender, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
-import type { Claim, ModeRepository, ReconcileRepository } from '@badges/store';
+import type { Claim, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
@@ -18,6 +18,13 @@ class SteppedClock extends Clock {
   }
 }
 
+/** The loop is not started here: nothing may LISTEN. */
+const notListening = {
+  listen: () => {
+    throw new Error('unexpected call: DatabaseService.listen');
+  },
+} as unknown as DatabaseService;
+
 describe('ReconcileLoop: a push never outlives its lease', () => {
   it('gives Feishu a deadline on the monotonic clock, which a step of the wall clock does not stretch', async () => {
     const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', RECONCILE_LEASE_MS: '30000' });
@@ -30,7 +37,7 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
       },
     } as unknown as BadgeSender;
     const repository = { complete: async () => [] } as unknown as ReconcileRepository;
-    const loop = new ReconcileLoop(config, repository, {} as ModeRepository, feishu, new DirtyListener(config), new Metrics(), clock, new ReadinessRegistry());
+    const loop = new ReconcileLoop(configServiceOf(config), repository, {} as ModeRepository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
     const user = {
       tenantKey: '',
       userIdType: 'open_id' as const,

@@ -1,11 +1,13 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { BadgeSender } from '@badges/feishu';
 import { Claim, ClaimedUser, Completion, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
-import { backoffMs } from '../common/retry';
+import { PeriodicTask } from '../common/periodic-task';
+import { backoffMs, retry } from '../common/retry';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
 import { DirtyListener } from './dirty.listener';
@@ -34,7 +36,13 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private readonly budgets = new Set<string>();
   /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
   private readonly pausedUntil = new Map<string, number>();
-  private gaugeTimer?: NodeJS.Timeout;
+  private readonly gauges = new PeriodicTask({
+    name: 'dirty gauges',
+    run: () => this.updateGauges(),
+    firstDelayMs: () => RECONCILE.gaugeIntervalMs,
+    nextDelayMs: () => RECONCILE.gaugeIntervalMs,
+    log: this.log,
+  });
   /** The database's clock minus ours (stored times and push slots are in the database's clock). */
   private readonly dbClock = new ClockOffset();
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
@@ -42,8 +50,11 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** Whether the database has been put in this replica's FEISHU_MODE (ModeRepository.enter), done before any claim. */
   private modeEntered = false;
 
+  /** Read once; `Pick` keeps `this.config.reconcile.*` at the many places that read it. */
+  private readonly config: Pick<AppConfig, 'reconcile' | 'feishu' | 'hardening'>;
+
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    config: ConfigService<AppConfig, true>,
     private readonly repository: ReconcileRepository,
     private readonly modes: ModeRepository,
     private readonly feishu: BadgeSender,
@@ -52,9 +63,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly clock: Clock,
     readiness: ReadinessRegistry,
   ) {
-    const r = config.reconcile;
+    this.config = { reconcile: config.get('reconcile', { infer: true }), feishu: config.get('feishu', { infer: true }), hardening: config.get('hardening', { infer: true }) };
+    const r = this.config.reconcile;
     this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
-    this.spacingMs = 1000 / (config.feishu.rateLimit * RECONCILE.rateHeadroom);
+    this.spacingMs = 1000 / (this.config.feishu.rateLimit * RECONCILE.rateHeadroom);
     readiness.register('reconcile', () => {
       const age = this.clock.now() - this.lastTickAt;
       return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };
@@ -65,16 +77,14 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     this.running = true;
     this.loopDone = this.run();
     this.listener.start(() => this.poke());
-    this.gaugeTimer = setInterval(() => void this.updateGauges(), RECONCILE.gaugeIntervalMs);
-    this.gaugeTimer.unref();
+    this.gauges.start();
   }
 
   /** Stop claiming, let pushes in flight finish within the lease, then give back what is left. */
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
-    clearInterval(this.gaugeTimer);
     this.poke();
-    await this.loopDone;
+    await Promise.all([this.loopDone, this.gauges.stop()]);
     // Within the shutdown grace, less a reserve for giving the leases back and closing: a push still in flight then
     // has its lease released, which leaves its sides unknown, and its late completion is fenced off.
     const grace = this.config.hardening.shutdownGraceMs;
@@ -277,20 +287,18 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   /** Retries a failed write (e.g. Postgres restarting) until the lease would have expired anyway. */
   private async complete(completions: Completion[]): Promise<void> {
     const giveUpAt = this.clock.now() + this.config.reconcile.leaseMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const written = await this.repository.complete(this.owner, completions);
-        if (written.length < completions.length) {
-          this.log.warn({ lost: completions.length - written.length }, 'leases lost during push: results dropped');
-        }
-        return;
-      } catch (e) {
-        if (this.clock.now() > giveUpAt) {
-          this.log.error({ err: e, users: completions.length }, 'could not record push results; leases will expire and retry');
-          return;
-        }
-        await this.clock.sleep(backoffMs(attempt, 100, 2000, () => this.clock.random()));
+    try {
+      const written = await retry(() => this.repository.complete(this.owner, completions), {
+        baseMs: 100,
+        capMs: 2000,
+        clock: this.clock,
+        shouldRetry: () => this.clock.now() <= giveUpAt,
+      });
+      if (written.length < completions.length) {
+        this.log.warn({ lost: completions.length - written.length }, 'leases lost during push: results dropped');
       }
+    } catch (e) {
+      this.log.error({ err: e, users: completions.length }, 'could not record push results; leases will expire and retry');
     }
   }
 

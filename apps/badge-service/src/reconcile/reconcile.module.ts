@@ -1,8 +1,7 @@
 import { DynamicModule, Inject, Module, OnModuleInit, Provider, Type } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@badges/config';
+import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
-import { AppTicketRepository, ModeRepository, ReconcileRepository } from '@badges/store';
-import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { AppTicketSync } from './app-ticket.sync';
 import { DirtyListener } from './dirty.listener';
@@ -20,9 +19,6 @@ export class ReconcileModule implements OnModuleInit {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [
       ...feishuProviders,
-      { provide: ReconcileRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ReconcileRepository(ds) },
-      { provide: ModeRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ModeRepository(ds) },
-      { provide: AppTicketRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AppTicketRepository(ds) },
       AppTicketSync,
       DirtyListener,
       ReconcileLoop,
@@ -43,7 +39,7 @@ export class ReconcileModule implements OnModuleInit {
   constructor(
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly readiness: ReadinessRegistry,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
   /**
@@ -54,7 +50,7 @@ export class ReconcileModule implements OnModuleInit {
   onModuleInit(): void {
     this.readiness.register('feishu', async () => {
       // Shadow mode asks Feishu for nothing, readiness included.
-      if (this.config.feishu.mode === 'shadow') return { ok: true, detail: { mode: 'shadow' } };
+      if (this.config.get('feishu', { infer: true }).mode === 'shadow') return { ok: true, detail: { mode: 'shadow' } };
       if (this.tokens instanceof StoreAppTokenProvider) {
         return { ok: true, detail: { appTicket: this.tokens.hasAppTicket() ? 'received' : 'waiting' } };
       }
