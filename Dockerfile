@@ -8,6 +8,7 @@ RUN npm ci
 COPY tsconfig.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
+COPY scripts/build-console.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-slim

@@ -31,9 +31,10 @@ done
 curl -fsS "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null || { echo "service did not become ready; see .run/service.log" >&2; tail -20 .run/service.log >&2; exit 1; }
 
 cat <<INFO
+console         http://127.0.0.1:$HTTP_PORT/console   (paste the audit token below as "Audit token"; try user ou_demo_user_1)
 badge service   http://127.0.0.1:$HTTP_PORT   (OpenAPI: /docs, metrics: /metrics; logs: .run/service.log)
-audit API token $AUDIT_API_TOKENS
-                curl -H "Authorization: Bearer $AUDIT_API_TOKENS" http://127.0.0.1:$HTTP_PORT/v1/stats
+audit API token ${AUDIT_API_TOKENS%%,*}
+                curl -H "Authorization: Bearer ${AUDIT_API_TOKENS%%,*}" http://127.0.0.1:$HTTP_PORT/v1/stats
 emulator        $FEISHU_BASE_URL/_emulator/badges   (logs: .run/emulator.log)
 INFO
 node scripts/sample-traffic.mjs

@@ -56,7 +56,7 @@ describe('audit trail retention on the real Postgres', () => {
        WHERE i.indrelid = $1::regclass ORDER BY 1`,
       [partitionName(day)],
     );
-    expect(indexes).toEqual([{ parent: 'badge_audit_push_outcome' }, { parent: 'badge_audit_user' }]);
+    expect(indexes).toEqual([{ parent: 'badge_audit_push_outcome' }, { parent: 'badge_audit_series' }, { parent: 'badge_audit_user' }]);
   });
 
   it('loses no row written for a day while its partition is being created', async () => {

@@ -5,6 +5,7 @@ import { AuditRetentionModule } from './audit/audit-retention.module';
 import { AuditModule } from './audit/audit.module';
 import { Clock } from './common/clock';
 import { CorrelationModule } from './common/correlation.module';
+import { ConsoleModule } from './console/console.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
@@ -26,7 +27,7 @@ export class AppModule {
     const roles: (Type | DynamicModule)[] = [];
     if (config.roles.has('ingest')) roles.push(IngestModule);
     if (config.roles.has('reconcile')) roles.push(ReconcileModule.forRoot(config));
-    if (config.roles.has('api')) roles.push(AuditModule.forRoot(config));
+    if (config.roles.has('api')) roles.push(AuditModule.forRoot(config), ConsoleModule);
     return {
       module: AppModule,
       imports: [

@@ -333,3 +333,112 @@ export class AuditRepository {
     });
   }
 }
+
+/* The console's reads: the badge at a past moment, and the health series. */
+
+/** Per source, its latest change at or before $4 (its counts then), over the index badge_audit_user. */
+export const SOURCES_CHANGED_BY_SQL = `
+  SELECT DISTINCT ON (a.source) a.source, a.new_counts AS counts, a.sequence::text AS sequence, a.event_id, ${AT_TEXT} AS at
+  FROM badge_audit a
+  WHERE a.tenant_key = $1 AND a.user_id_type = $2 AND a.user_id = $3 AND a.kind = 'change' AND a.at <= $4::timestamptz
+  ORDER BY a.source, a.at DESC, a.id DESC`;
+
+/** Per source, its first change after $4: the counts it replaced are the source's counts at $4 (null: none stored). */
+export const SOURCES_CHANGED_AFTER_SQL = `
+  SELECT DISTINCT ON (a.source) a.source, a.old_counts AS counts
+  FROM badge_audit a
+  WHERE a.tenant_key = $1 AND a.user_id_type = $2 AND a.user_id = $3 AND a.kind = 'change' AND a.at > $4::timestamptz
+  ORDER BY a.source, a.at ASC, a.id ASC`;
+
+export const ALL_SOURCES_SQL = `
+  SELECT ${SOURCE_COLUMNS} FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 ORDER BY source`;
+
+/** The database's now, and whether $1 is after it (the `at` of a badge-at request is judged on the audit's clock). */
+export const AT_CHECK_SQL = `
+  SELECT ${AT_TEXT.replace('a.at', 'clock_timestamp()')} AS now, $1::timestamptz > clock_timestamp() AS future`;
+
+/**
+ * Pushes per minute by outcome, with the event→applied latency of the applied ones, between $1 and $2: an
+ * index-only scan of the partial index badge_audit_series over the window's partitions.
+ */
+export const PUSH_SERIES_SQL = `
+  SELECT (extract(epoch FROM date_trunc('minute', at)) * 1000)::float8 AS minute_ms, outcome, count(*)::int AS n,
+         count(event_lag_ms)::int AS lag_n,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY event_lag_ms)::float8 AS lag_p50_ms,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY event_lag_ms)::float8 AS lag_p95_ms,
+         max(event_lag_ms)::int AS lag_max_ms
+  FROM badge_audit
+  WHERE kind = 'push' AND at >= $1::timestamptz AND at < $2::timestamptz
+  GROUP BY 1, 2 ORDER BY 1, 2`;
+
+export const PUSH_SERIES_IN_TENANTS_SQL = PUSH_SERIES_SQL.replace(
+  'AND at < $2::timestamptz',
+  'AND at < $2::timestamptz AND tenant_key = ANY($3::text[])',
+);
+
+/** The series' window: the last $1 whole minutes up to the database's current minute (included). */
+export const SERIES_WINDOW_SQL = `
+  SELECT (extract(epoch FROM date_trunc('minute', clock_timestamp()) - ($1 - 1) * interval '1 minute') * 1000)::float8 AS from_ms,
+         (extract(epoch FROM date_trunc('minute', clock_timestamp()) + interval '1 minute') * 1000)::float8 AS to_ms`;
+
+/** The oldest day partition still kept: audit rows before its start may have been dropped by retention. */
+export const AUDIT_KEPT_SINCE_SQL = `
+  SELECT min(to_date(substr(c.relname, 14), 'YYYYMMDD'))::text AS day
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = 'badge_audit'::regclass AND c.relname ~ '^badge_audit_p[0-9]{8}$'`;
+
+export interface SourceAtRow {
+  source: string;
+  counts: { pc: { web_app: number; gadget: number }; mobile: { web_app: number; gadget: number } } | null;
+  sequence?: string;
+  event_id?: string | null;
+  at?: string;
+}
+
+export interface PushSeriesRow {
+  minute_ms: number;
+  outcome: string | null;
+  n: number;
+  lag_n: number;
+  lag_p50_ms: number | null;
+  lag_p95_ms: number | null;
+  lag_max_ms: number | null;
+}
+
+/** The console's reads (GET /v1/badges/{userId}?at=, GET /v1/stats/series). */
+export class AuditLookbackRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** The database's clock now (UTC text, microseconds), and whether `at` is after it. */
+  async checkAt(at: string): Promise<{ now: string; future: boolean }> {
+    const [r] = await this.ds.query(AT_CHECK_SQL, [at]);
+    return r;
+  }
+
+  /** The first UTC day whose audit rows are all kept (YYYY-MM-DD), or null when no day partition exists. */
+  async keptSince(): Promise<string | null> {
+    const [r]: { day: string | null }[] = await this.ds.query(AUDIT_KEPT_SINCE_SQL);
+    return r?.day ?? null;
+  }
+
+  /** Per source: its latest change at or before `at`, and the counts its first change after `at` replaced. */
+  async sourcesAt(key: UserKey, at: string): Promise<{ by: SourceAtRow[]; after: SourceAtRow[]; current: BadgeSourceRow[] }> {
+    const params = [...keyParams(key), at];
+    const [by, after, current] = await Promise.all([
+      this.ds.query(SOURCES_CHANGED_BY_SQL, params),
+      this.ds.query(SOURCES_CHANGED_AFTER_SQL, params),
+      this.ds.query(ALL_SOURCES_SQL, keyParams(key)),
+    ]);
+    return { by, after, current };
+  }
+
+  async seriesWindow(minutes: number): Promise<{ fromMs: number; toMs: number }> {
+    const [r] = await this.ds.query(SERIES_WINDOW_SQL, [minutes]);
+    return { fromMs: r.from_ms, toMs: r.to_ms };
+  }
+
+  pushSeries(fromMs: number, toMs: number, tenants: readonly string[] | null = null): Promise<PushSeriesRow[]> {
+    const range = [new Date(fromMs).toISOString(), new Date(toMs).toISOString()];
+    return tenants === null ? this.ds.query(PUSH_SERIES_SQL, range) : this.ds.query(PUSH_SERIES_IN_TENANTS_SQL, [...range, tenants]);
+  }
+}

@@ -198,6 +198,10 @@ export const COMPLETE_SQL = `
       AS t(tenant_key, user_id_type, user_id, version, kind, sent, forget_pc, forget_mobile, delay_ms, status,
            attempts, min_version, outcome, code, http_status, message, log_id, latency_ms)
   ),
+  -- Read before the update (one snapshot for every CTE): when Feishu last accepted a push of this user.
+  prev AS (
+    SELECT b.tenant_key, b.user_id_type, b.user_id, b.applied_at FROM badge_state b JOIN d USING (tenant_key, user_id_type, user_id)
+  ),
   upd AS (
     UPDATE badge_state b SET
       pushed_revision = CASE WHEN d.kind IN ('applied', 'noop') THEN b.lease_revision ELSE b.pushed_revision END,
@@ -235,18 +239,24 @@ export const COMPLETE_SQL = `
     FROM d
     WHERE (b.tenant_key, b.user_id_type, b.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
       AND b.lease_owner = $19 AND b.lease_version = d.version
-    RETURNING b.tenant_key, b.user_id_type, b.user_id, b.status
+    RETURNING b.tenant_key, b.user_id_type, b.user_id, b.status, b.desired_revision, b.pushed_revision, b.desired_changed_at
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, version, outcome, code, http_status,
-                             latency_ms, log_id, new_counts, detail)
+                             latency_ms, log_id, new_counts, detail, event_lag_ms)
     SELECT d.tenant_key, d.user_id_type, d.user_id, ${sqlKind('push')},
            d.version, d.outcome, d.code, d.http_status, d.latency_ms, d.log_id, d.sent,
            concat_ws('; ', d.message,
                      CASE WHEN u.user_id IS NULL THEN 'lease lost: result dropped'
-                          WHEN u.status = 'parked' THEN 'user parked until its badge changes or an operator resyncs' END)
+                          WHEN u.status = 'parked' THEN 'user parked until its badge changes or an operator resyncs' END),
+           -- Event→applied latency (GET /v1/stats/series): only for the first push accepted since the latest desired
+           -- change, when that change is what was pushed; resyncs and drift repair re-push older changes.
+           CASE WHEN d.kind = 'applied' AND u.pushed_revision = u.desired_revision
+                     AND (p.applied_at IS NULL OR p.applied_at < u.desired_changed_at)
+                THEN least(greatest(0, extract(epoch FROM now() - u.desired_changed_at) * 1000), 2147483647)::int END
     FROM d
     LEFT JOIN upd u ON (u.tenant_key, u.user_id_type, u.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
+    LEFT JOIN prev p ON (p.tenant_key, p.user_id_type, p.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
     WHERE d.kind <> 'noop' AND d.outcome <> 'deferred'
   )
   SELECT tenant_key, user_id_type, user_id, status FROM upd`;

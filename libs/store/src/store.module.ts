@@ -2,7 +2,7 @@ import { DynamicModule, FactoryProvider, Global, Inject, Logger, Module, ModuleM
 import { DataSource } from 'typeorm';
 import { AppTicketRepository } from './app-ticket.repository';
 import { AuditPartitionsRepository } from './audit-partitions.repository';
-import { AuditRepository } from './audit.repository';
+import { AuditLookbackRepository, AuditRepository } from './audit.repository';
 import { OpenDatabaseOptions, openDatabase } from './database';
 import { DatabaseService } from './database.service';
 import { IngestRepository, IngestRepositoryOptions } from './ingest.repository';
@@ -36,7 +36,7 @@ const dataSource: Provider = {
 
 const repository = <T>(type: new (ds: DataSource) => T): Provider => ({ provide: type, inject: [DataSource], useFactory: (ds: DataSource) => new type(ds) });
 
-const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, ModeRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository];
+const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, ModeRepository, AuditLookbackRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository];
 
 /**
  * The database, sealed: every repository and the DatabaseService, global, and nothing else. The DataSource is
@@ -61,6 +61,7 @@ export class StoreModule implements OnApplicationShutdown {
         repository(ReconcileRepository),
         repository(ModeRepository),
         repository(AuditRepository),
+        repository(AuditLookbackRepository),
         repository(AuditPartitionsRepository),
         repository(AppTicketRepository),
       ],

@@ -104,3 +104,37 @@ export class ListByStatusQuery {
   @IsStatusCursor()
   cursor?: string;
 }
+
+const AT_FORMAT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+export const AT_MESSAGE = 'at must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T08:00:00.000Z';
+
+/** A real instant (no 24:00, no 30 February), with its zone, to the microsecond as the audit trail keeps it. */
+export function isAuditInstant(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 40) return false;
+  const m = AT_FORMAT.exec(v);
+  if (!m) return false;
+  const [y, mo, d, h, mi, s, oh, om] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59 || oh > 23 || om > 59) return false;
+  return new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d && Number.isFinite(Date.parse(v));
+}
+
+export class BadgeQuery extends IdentityQuery {
+  @ApiPropertyOptional({
+    description: 'The badge as it stood at this instant (ISO-8601 with a zone): per-source counts and their sum, from the audit trail',
+    format: 'date-time',
+    example: '2026-11-24T08:00:00.000Z',
+  })
+  @IsOptional()
+  @ValidateBy({ name: 'isAuditInstant', validator: { validate: isAuditInstant, defaultMessage: () => AT_MESSAGE } })
+  at?: string;
+}
+
+export class SeriesQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT.seriesMaxHours, default: AUDIT.seriesDefaultHours, description: 'Hours back from now' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(AUDIT.seriesMaxHours)
+  hours: number = AUDIT.seriesDefaultHours;
+}

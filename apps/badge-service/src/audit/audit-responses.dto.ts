@@ -207,3 +207,46 @@ export class ApiErrorView {
   @ApiProperty({ description: 'Also in the x-request-id response header; quote it when reporting a problem' })
   correlationId!: string;
 }
+
+export class SourceAtView {
+  @ApiProperty() source!: string;
+  @ApiProperty({ type: CountsView, description: "The source's counts at that instant" }) counts!: CountsView;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Sequence of the change that set them; null when only a later change recorded them (as the counts it replaced)' })
+  sequence!: number | null;
+  @ApiProperty({ type: String, nullable: true }) eventId!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When that change was stored' }) changedAt!: string | null;
+}
+
+export class BadgeAtView {
+  @ApiProperty() userId!: string;
+  @ApiProperty(userIdType) userIdType!: UserIdType;
+  @ApiProperty() tenantKey!: string;
+  @ApiProperty({ format: 'date-time', description: 'The instant asked for' }) at!: string;
+  @ApiProperty({ type: CountsView, description: 'Sum over the sources of their counts then: the desired badge at that instant' }) desired!: CountsView;
+  @ApiProperty({ type: [SourceAtView], description: 'Sources stored at that instant, in source order' }) sources!: SourceAtView[];
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'The audit trail is complete from here (older days are dropped by retention)' })
+  historyKeptSince!: string | null;
+}
+
+export class EventToAppliedView {
+  @ApiProperty({ description: 'Applied pushes measured in the minute' }) count!: number;
+  @ApiProperty() p50Ms!: number;
+  @ApiProperty() p95Ms!: number;
+  @ApiProperty() maxMs!: number;
+}
+
+export class SeriesBucketView {
+  @ApiProperty({ format: 'date-time', description: 'Start of the minute' }) at!: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Push attempts by outcome', example: { applied: 12, transient: 1 } })
+  pushes!: Record<string, number>;
+  @ApiProperty({ type: EventToAppliedView, nullable: true, description: 'From the desired change being stored to Feishu accepting it; null without applied pushes' })
+  eventToApplied!: EventToAppliedView | null;
+}
+
+export class SeriesView {
+  @ApiProperty({ format: 'date-time' }) from!: string;
+  @ApiProperty({ format: 'date-time' }) to!: string;
+  @ApiProperty() bucketSeconds!: number;
+  @ApiProperty({ type: [String], description: 'Outcomes seen in the window' }) outcomes!: string[];
+  @ApiProperty({ type: [SeriesBucketView], description: 'Every minute of the window, oldest first' }) buckets!: SeriesBucketView[];
+}

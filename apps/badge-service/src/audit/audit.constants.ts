@@ -8,6 +8,9 @@ export const AUDIT = {
   /** Sources inline in GET /v1/badges/{userId}; the rest through /sources (sourcesNextCursor). */
   badgeSources: 100,
   pushWindowSeconds: 3600,
+  /** GET /v1/stats/series: per-minute buckets over this many hours back. */
+  seriesDefaultHours: 3,
+  seriesMaxHours: 24,
   /** Daily partitions kept ready: from this many days back to this many ahead (UTC days). */
   partitionsBehindDays: 1,
   partitionsAheadDays: 3,

@@ -3,6 +3,7 @@ import { AppConfig } from '@badges/config';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { IngestConsumer } from '../ingest/ingest.consumer';
 import { IngestModule } from '../ingest/ingest.module';
+import { AuditSeriesService } from './audit-series.service';
 import { AuditStatsService } from './audit-stats.service';
 import { auditThrottlerOptions, AuditThrottlerGuard } from './audit-throttler.guard';
 import { AuditTokenGuard } from './audit-token.guard';
@@ -18,6 +19,7 @@ export class AuditModule {
     const providers: Provider[] = [
       BadgeAuditService,
       AuditStatsService,
+      AuditSeriesService,
       AuditTokenGuard,
       AuditThrottlerGuard,
     ];

@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { AuditRepository, AuditRow, BadgeSourceRow, BadgeStateRow, BadgeStatus, StatusListRow, UserIdType, UserKey } from '@badges/store';
+import { sumCounts } from '@badges/contracts';
+import { AuditLookbackRepository, AuditRepository, AuditRow, BadgeSourceRow, BadgeStateRow, BadgeStatus, StatusListRow, UserIdType, UserKey } from '@badges/store';
 import {
   decodeHistoryCursor,
   decodeSourcesCursor,
@@ -11,6 +12,7 @@ import {
 import { AUDIT } from './audit.constants';
 import type { AuditPrincipal } from './audit-token.guard';
 import {
+  BadgeAtView,
   BadgeListItemView,
   BadgeListPageView,
   BadgeView,
@@ -20,6 +22,7 @@ import {
   LastErrorView,
   ResyncAcceptedView,
   SideCountsView,
+  SourceAtView,
   SourcesPageView,
   SourceView,
 } from './audit-responses.dto';
@@ -103,7 +106,10 @@ function listItem(r: StatusListRow): BadgeListItemView {
 /** Answers "why does this user see N?" and lets an operator force a push. */
 @Injectable()
 export class BadgeAuditService {
-  constructor(private readonly repository: AuditRepository) {}
+  constructor(
+    private readonly repository: AuditRepository,
+    private readonly lookback: AuditLookbackRepository,
+  ) {}
 
   async badge(principal: AuditPrincipal, key: AuditUserKey): Promise<BadgeView> {
     visible(principal, key);
@@ -138,6 +144,48 @@ export class BadgeAuditService {
       sources: sources.items,
       sourcesNextCursor: sources.nextCursor,
       lastError: lastError(s),
+    };
+  }
+
+  /**
+   * The badge as it stood at `at`, from the change rows of the audit trail: per source, the counts its latest change
+   * at or before `at` set; for a source changed only after `at`, the counts its first later change replaced; for a
+   * source unchanged since before `at`, its current counts. Exact for any instant since the trail is kept.
+   */
+  async badgeAt(principal: AuditPrincipal, key: AuditUserKey, at: string): Promise<BadgeAtView> {
+    visible(principal, key);
+    const [check, keptSince, exists] = await Promise.all([this.lookback.checkAt(at), this.lookback.keptSince(), this.repository.userExists(key)]);
+    if (!exists) throw unknownUser();
+    if (check.future) throw new BadRequestException([`at is in the future (the audit clock says ${check.now})`]);
+    const since = keptSince === null ? null : `${keptSince}T00:00:00.000Z`;
+    if (since !== null && Date.parse(at) < Date.parse(since)) {
+      throw new BadRequestException([`at is before the audit trail kept (from ${since}; AUDIT_RETENTION_DAYS)`]);
+    }
+    const { by, after, current } = await this.lookback.sourcesAt(key, at);
+    const sources = new Map<string, SourceAtView>();
+    for (const r of by) {
+      if (r.counts !== null) sources.set(r.source, { source: r.source, counts: r.counts, sequence: Number(r.sequence), eventId: r.event_id ?? null, changedAt: r.at ?? null });
+    }
+    const changedLater = new Set<string>();
+    for (const r of after) {
+      if (sources.has(r.source)) continue;
+      changedLater.add(r.source);
+      if (r.counts !== null) sources.set(r.source, { source: r.source, counts: r.counts, sequence: null, eventId: null, changedAt: null });
+    }
+    for (const x of current) {
+      if (sources.has(x.source) || changedLater.has(x.source) || x.updated_at.getTime() > Date.parse(at)) continue;
+      const s = sourceItem(x);
+      sources.set(x.source, { source: s.source, counts: s.counts, sequence: s.sequence, eventId: s.eventId, changedAt: s.updatedAt });
+    }
+    const list = [...sources.values()].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    return {
+      userId: key.userId,
+      userIdType: key.userIdType,
+      tenantKey: key.tenantKey,
+      at,
+      desired: sumCounts(list.map((x) => x.counts)),
+      sources: list,
+      historyKeptSince: since,
     };
   }
 

@@ -1,9 +1,9 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, getSchemaPath } from '@nestjs/swagger';
 import { AuditApi, AuditScoped, Principal } from './audit-api.decorator';
 import type { AuditPrincipal } from './audit-token.guard';
-import { HistoryQuery, IdentityQuery, ListByStatusQuery, SourcesQuery, UserParams } from './audit-requests.dto';
-import { ApiErrorView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView, SourcesPageView } from './audit-responses.dto';
+import { BadgeQuery, HistoryQuery, IdentityQuery, ListByStatusQuery, SourcesQuery, UserParams } from './audit-requests.dto';
+import { ApiErrorView, BadgeAtView, BadgeListPageView, BadgeView, HistoryPageView, ResyncAcceptedView, SourcesPageView } from './audit-responses.dto';
 import { BadgeAuditService } from './badge-audit.service';
 
 @AuditApi()
@@ -19,11 +19,18 @@ export class BadgesController {
   }
 
   @Get(':userId')
-  @ApiOperation({ summary: "A user's badge: desired and applied counts, sources, reconciler state, last error" })
-  @ApiOkResponse({ type: BadgeView })
+  @ApiOperation({
+    summary: "A user's badge: desired and applied counts, sources, reconciler state, last error; with ?at=, the badge as it stood then",
+  })
+  @ApiExtraModels(BadgeView, BadgeAtView)
+  @ApiOkResponse({
+    description: 'BadgeView; BadgeAtView (per-source counts and their sum at that instant) when `at` is given',
+    schema: { oneOf: [{ $ref: getSchemaPath(BadgeView) }, { $ref: getSchemaPath(BadgeAtView) }] },
+  })
   @ApiNotFoundResponse({ type: ApiErrorView, description: 'Unknown user, or of a tenant the token may not see' })
-  badge(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: IdentityQuery): Promise<BadgeView> {
-    return this.audit.badge(who, { ...q, userId: p.userId });
+  badge(@Principal() who: AuditPrincipal, @Param() p: UserParams, @Query() q: BadgeQuery): Promise<BadgeView | BadgeAtView> {
+    const key = { tenantKey: q.tenantKey, userIdType: q.userIdType, userId: p.userId };
+    return q.at === undefined ? this.audit.badge(who, key) : this.audit.badgeAt(who, key, q.at);
   }
 
   @Get(':userId/sources')

@@ -3,6 +3,7 @@ import { ZeroSourceRetention1764201600000 } from './1764201600000-zero-source-re
 import { DirtyByTenant1764288000000 } from './1764288000000-dirty-by-tenant';
 import { CallbackEvents1764374400000 } from './1764374400000-callback-events';
 import { AuditKindCheck1764460800000 } from './1764460800000-audit-kind-check';
+import { AuditSeriesIndex1764547200000 } from './1764547200000-audit-series-index';
 import { ServiceMode1764633600000 } from './1764633600000-service-mode';
 import { PriorityLanes1764720000000 } from './1764720000000-priority-lanes';
 
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   DirtyByTenant1764288000000,
   CallbackEvents1764374400000,
   AuditKindCheck1764460800000,
+  AuditSeriesIndex1764547200000,
   ServiceMode1764633600000,
   PriorityLanes1764720000000,
 ];
