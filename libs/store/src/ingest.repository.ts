@@ -159,6 +159,35 @@ export interface RejectedEvent {
 
 export const NOTIFY_DIRTY_SQL = `SELECT pg_notify('${DIRTY_CHANNEL}', $1)`;
 
+/** Retiring a source: the next users holding it (of one tenant when $2 is set), by the badge_source_by_source index. */
+export const PICK_RETIRED_SQL = `
+  SELECT tenant_key, user_id_type, user_id FROM badge_source
+  WHERE source = $1 AND ($2::text IS NULL OR tenant_key = $2)
+  ORDER BY source, tenant_key, user_id_type, user_id
+  LIMIT $3`;
+
+/**
+ * Removes source $4 from the given users (their locks held, as ingest takes them) and records, per user, a change
+ * of that source to nothing with who retired it: the history and the badge-at-a-moment both read it.
+ */
+export const RETIRE_SOURCE_SQL = `
+  WITH gone AS (
+    DELETE FROM badge_source s
+    USING unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+    WHERE (s.tenant_key, s.user_id_type, s.user_id) = (t.tenant_key, t.user_id_type, t.user_id) AND s.source = $4
+    RETURNING s.*
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, source, sequence, event_id, old_counts, new_counts, detail)
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('change')}, source, sequence, event_id,
+           jsonb_build_object('pc', jsonb_build_object('web_app', pc_web_app, 'gadget', pc_gadget),
+                              'mobile', jsonb_build_object('web_app', mobile_web_app, 'gadget', mobile_gadget)),
+           '{"pc":{"web_app":0,"gadget":0},"mobile":{"web_app":0,"gadget":0}}'::jsonb,
+           $5::text
+    FROM gone
+  )
+  SELECT tenant_key, user_id_type, user_id FROM gone`;
+
 /** A new source refused because its user already stores the maximum number of sources. */
 export interface RefusedSource {
   tenantKey: string;
@@ -281,6 +310,39 @@ export class IngestRepository {
     }
     const accepted = changed.reduce((n, r) => n + r.accepted, 0);
     return { accepted, stale: all.length - accepted - refused.length, usersChanged, refused };
+  }
+
+  /**
+   * Retires `source` from every user holding it (of `tenantKey` only, when given): each user's share of it is
+   * removed, the desired badge recomputed, and the users whose badge changed are pushed at bulk priority. In
+   * batches of `batch` users, each its own transaction under the users' ingest locks, so it never races an event
+   * for the same user; an interrupted call is resumed by calling it again. Returns the users it was removed from.
+   */
+  async retireSource(source: string, tenantKey: string | null, detail: string, batch = 2000): Promise<{ users: number; usersChanged: number }> {
+    let users = 0;
+    let usersChanged = 0;
+    for (;;) {
+      const n = await this.ds.transaction(async (m) => {
+        const picked: { tenant_key: string; user_id_type: string; user_id: string }[] = await m.query(PICK_RETIRED_SQL, [source, tenantKey, batch]);
+        if (picked.length === 0) return 0;
+        await m.query(LOCK_USERS_SQL, [picked.map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`)]);
+        const col = (f: (r: (typeof picked)[number]) => string) => picked.map(f);
+        const gone: typeof picked = await m.query(RETIRE_SOURCE_SQL, [col((r) => r.tenant_key), col((r) => r.user_id_type), col((r) => r.user_id), source, storableText(detail)]);
+        if (gone.length > 0) {
+          const changed = await m.query(RECOMPUTE_DESIRED_SQL, [
+            gone.map((r) => r.tenant_key),
+            gone.map((r) => r.user_id_type),
+            gone.map((r) => r.user_id),
+            gone.map(() => LANES.bulk),
+          ]);
+          usersChanged += changed.length;
+          if (changed.length > 0) await m.query(NOTIFY_DIRTY_SQL, [String(changed.length)]);
+        }
+        users += gone.length;
+        return picked.length;
+      });
+      if (n < batch) return { users, usersChanged };
+    }
   }
 
   /** Drops up to `limit` sources that have been all zeros for `retentionMs`; returns how many. */

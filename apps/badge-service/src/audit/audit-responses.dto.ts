@@ -199,6 +199,15 @@ export class ResyncAcceptedView {
   @ApiProperty(badgeStatus) status!: BadgeStatus;
 }
 
+export class SourceRetiredView {
+  @ApiProperty() source!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'The tenant it was retired from; null for every tenant' }) tenantKey!: string | null;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Users that held the source: its share is gone from each' }) users!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Of those, users whose desired badge changed: each is pushed at bulk priority' })
+  usersChanged!: number;
+  @ApiProperty({ description: "The token's name, also in each user's history" }) retiredBy!: string;
+}
+
 export class ApiErrorView {
   @ApiProperty({ type: 'integer' }) statusCode!: number;
   @ApiProperty() error!: string;
