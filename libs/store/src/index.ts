@@ -13,4 +13,5 @@ export * from './audit-partitions.repository';
 export * from './app-ticket.repository';
 export * from './mode.repository';
 export * from './lanes';
+export * from './snapshot.repository';
 export type { BadgeCountColumns } from './badge-state.columns';

@@ -15,15 +15,10 @@ export const LOCK_USERS_SQL = `
  * (zero ones included, until the retention job drops them) is refused: not stored, audited as rejected with the
  * detail $14, and returned so the caller dead-letters it. The count is exact: the caller holds the user's lock.
  * Returns the users whose sources changed and the refused sources. */
-export const UPSERT_SOURCES_SQL = `
+export function upsertSourcesSql(o: { input: string; cap: string; capDetail: string; auditStale: boolean }): string {
+  return `
   WITH input AS (
-    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
-           t.user_id COLLATE "C" AS user_id, t.source COLLATE "C" AS source, t.sequence, t.event_id,
-           t.pc_web_app, t.pc_gadget, t.mobile_web_app, t.mobile_gadget, t.occurred_at, t.newest
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
-      AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
-           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)
+${o.input}
   ),
   old AS (
     SELECT o.* FROM input i
@@ -52,7 +47,7 @@ export const UPSERT_SOURCES_SQL = `
   refused AS (
     SELECT f.tenant_key, f.user_id_type, f.user_id, f.source
     FROM fresh f JOIN stored c ON (c.tenant_key, c.user_id_type, c.user_id) = (f.tenant_key, f.user_id_type, f.user_id)
-    WHERE c.stored + f.nth > $13::int
+    WHERE c.stored + f.nth > ${o.cap}::int
   ),
   up AS (
     INSERT INTO badge_source AS s (tenant_key, user_id_type, user_id, source, sequence, event_id,
@@ -84,18 +79,33 @@ export const UPSERT_SOURCES_SQL = `
              'pc', jsonb_build_object('web_app', i.pc_web_app, 'gadget', i.pc_gadget),
              'mobile', jsonb_build_object('web_app', i.mobile_web_app, 'gadget', i.mobile_gadget)),
            CASE WHEN u.source IS NOT NULL THEN NULL
-                WHEN r.source IS NOT NULL THEN $14::text
+                WHEN r.source IS NOT NULL THEN ${o.capDetail}::text
                 WHEN NOT i.newest THEN 'superseded in its batch by a newer sequence'
                 ELSE 'sequence ' || i.sequence || ' is not above the stored ' || o.sequence END
     FROM input i
     LEFT JOIN up u ON i.newest AND (u.tenant_key, u.user_id_type, u.user_id, u.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
     LEFT JOIN old o ON i.newest AND (o.tenant_key, o.user_id_type, o.user_id, o.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
     LEFT JOIN refused r ON i.newest AND (r.tenant_key, r.user_id_type, r.user_id, r.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    ${o.auditStale ? '' : 'WHERE u.source IS NOT NULL OR r.source IS NOT NULL'}
   )
   SELECT 'changed' AS outcome, tenant_key, user_id_type, user_id, NULL::text AS source, count(*)::int AS accepted
   FROM up GROUP BY 2, 3, 4
   UNION ALL
   SELECT 'refused', tenant_key, user_id_type, user_id, source, 0 FROM refused`;
+}
+
+export const UPSERT_SOURCES_SQL = upsertSourcesSql({
+  input: `    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
+           t.user_id COLLATE "C" AS user_id, t.source COLLATE "C" AS source, t.sequence, t.event_id,
+           t.pc_web_app, t.pc_gadget, t.mobile_web_app, t.mobile_gadget, t.occurred_at, t.newest
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
+      AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
+           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)`,
+  cap: '$13',
+  capDetail: '$14',
+  auditStale: true,
+});
 
 /** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users, by index lookups per
  * user (LATERAL) so the cost follows the batch, not the table. The revision moves, and
