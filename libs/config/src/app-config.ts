@@ -238,6 +238,7 @@ export const ENV_SCHEMA = z.object({
   FEISHU_APP_ID: z.string().min(1).max(128).optional(),
   FEISHU_APP_SECRET: z.string().min(1).max(512).optional(),
   FEISHU_APP_TYPE: z.enum(['custom', 'store']).default('custom'),
+  FEISHU_MODE: z.enum(['live', 'shadow']).default('live'),
   FEISHU_VERIFICATION_TOKEN: z.string().min(1).optional(),
   FEISHU_ENCRYPT_KEY: z.string().min(1).optional(),
   FEISHU_RATE_LIMIT: int(1, 100000).default(50),
@@ -302,6 +303,8 @@ export interface AppConfig {
     appId: string;
     appSecret: string;
     appType: 'custom' | 'store';
+    /** `shadow`: the whole pipeline runs but nothing at all is sent to Feishu; would-be pushes are recorded. */
+    mode: 'live' | 'shadow';
     verificationToken?: string;
     encryptKey?: string;
     rateLimit: number;
@@ -371,8 +374,10 @@ export function loadConfig(env: Env): AppConfig {
   const kafkaSecured = kafkaSecurity(e, problems);
   const roles = new Set(e.BADGE_ROLES);
   if (roles.has('reconcile') || roles.has('api')) {
-    if (!e.FEISHU_APP_ID && roles.has('reconcile')) problems.push('FEISHU_APP_ID: required by the reconcile role');
-    if (!e.FEISHU_APP_SECRET && roles.has('reconcile')) problems.push('FEISHU_APP_SECRET: required by the reconcile role');
+    // Shadow mode asks Feishu for nothing, not even a token: an adopter can run it before it has credentials.
+    const live = e.FEISHU_MODE === 'live';
+    if (!e.FEISHU_APP_ID && roles.has('reconcile') && live) problems.push('FEISHU_APP_ID: required by the reconcile role (unless FEISHU_MODE=shadow)');
+    if (!e.FEISHU_APP_SECRET && roles.has('reconcile') && live) problems.push('FEISHU_APP_SECRET: required by the reconcile role (unless FEISHU_MODE=shadow)');
   }
   // Scoped audit tokens: AUDIT_API_TOKENS or AUDIT_API_TOKENS_FILE (libs/config/src/audit-tokens.ts).
   const auditTokens = tokensFileText !== undefined ? parseAuditTokensFile(tokensFileText) : plainAuditTokens(e.AUDIT_API_TOKENS ?? '');
@@ -416,6 +421,7 @@ export function loadConfig(env: Env): AppConfig {
       appId: e.FEISHU_APP_ID ?? '',
       appSecret: e.FEISHU_APP_SECRET ?? '',
       appType: e.FEISHU_APP_TYPE,
+      mode: e.FEISHU_MODE,
       verificationToken: e.FEISHU_VERIFICATION_TOKEN,
       encryptKey: e.FEISHU_ENCRYPT_KEY,
       rateLimit: e.FEISHU_RATE_LIMIT,

@@ -34,6 +34,11 @@ export interface BadgeEvent extends BadgeKey {
   sequence: number;
   counts: Counts;
   occurredAt: Date;
+  /**
+   * Bulk work (priority lanes): pushed only with the quota live work leaves. Not part of the JSON: set from the
+   * Kafka header `badge-priority: bulk`, and by the snapshot loader.
+   */
+  bulk?: boolean;
 }
 
 export const ZERO_COUNTS: Readonly<Counts> = Object.freeze({

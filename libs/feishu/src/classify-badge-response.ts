@@ -24,6 +24,8 @@ export const BADGE_OUTCOMES = [
   'unexpected',
   /** Nothing was sent: the call's deadline (the lease) came first. Never an answer from Feishu. */
   'not_sent',
+  /** FEISHU_MODE=shadow: nothing was sent, by design; recorded as what would have been pushed. */
+  'shadow',
 ] as const;
 export type BadgeOutcome = (typeof BADGE_OUTCOMES)[number];
 

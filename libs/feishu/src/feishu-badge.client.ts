@@ -7,6 +7,7 @@ import type { FeishuLogger } from './feishu.logger';
 import { joinUrl } from './feishu-response';
 import type { HttpPostResult, HttpTransport } from './http.transport';
 import type { TenantTokenProvider } from './tenant-token.provider';
+import { BadgeSender } from './badge-sender';
 
 // A thin client over Node's fetch rather than @larksuiteoapi/node-sdk: the SDK fetches tokens without
 // single-flight, never evicts a token Feishu calls invalid (99991663), retries nothing, and throws axios errors
@@ -71,7 +72,7 @@ type Attempt =
       readonly authFailure: FeishuAuthFailure | 'provider_error';
     };
 
-export class FeishuBadgeClient {
+export class FeishuBadgeClient extends BadgeSender {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
 
@@ -82,6 +83,7 @@ export class FeishuBadgeClient {
     private readonly clock: Clock = systemClock,
     private readonly logger?: FeishuLogger,
   ) {
+    super();
     this.baseUrl = options.baseUrl;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_BADGE_TIMEOUT_MS;
   }

@@ -117,6 +117,20 @@ export const PUSHES_SINCE_IN_TENANTS_SQL = `
   WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
   GROUP BY outcome, code`;
 
+/**
+ * Shadow mode: the would-be pushes of the last $1 seconds, and the busiest minute among them (the push rate the
+ * workload would need from Feishu). From the push-outcome index, as the other push figures.
+ */
+export const SHADOW_RATE_SQL = `
+  SELECT coalesce(sum(n), 0)::int AS n, coalesce(max(n), 0)::int AS busiest_minute FROM (
+    SELECT count(*) AS n FROM badge_audit
+    WHERE kind = 'push' AND outcome = 'shadow' AND at >= now() - $1 * interval '1 second'
+      AND ($2::text[] IS NULL OR tenant_key = ANY($2::text[]))
+    GROUP BY date_trunc('minute', at)
+  ) per_minute`;
+
+export const SERVICE_MODE_SQL = `SELECT mode, changed_at FROM service_mode WHERE id = 1`;
+
 /** The store app's app_ticket as the callback stored it (the api role may not hold it in memory). */
 export const APP_TICKET_RECEIVED_SQL = `
   SELECT received_at FROM feishu_app_ticket WHERE ($1::text = '' OR app_id = $1) ORDER BY received_at DESC LIMIT 1`;
@@ -131,8 +145,9 @@ export const RESYNC_SQL = `
   upd AS (
     -- A user leased by a replica keeps its lease and due time: the push in flight completes, sees the new
     -- revision and leaves the user dirty, and the full re-push follows (never two pushes of one user at once).
+    -- An operator waiting on one user is live work (priority lanes).
     UPDATE badge_state SET force_full = true, desired_revision = desired_revision + 1, status = 'pending',
-                           attempts = 0, updated_at = now(),
+                           attempts = 0, lane = 0, updated_at = now(),
                            next_attempt_at = CASE WHEN lease_expires_at > clock_timestamp() THEN next_attempt_at
                                                   ELSE clock_timestamp() END
     WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3
@@ -288,6 +303,18 @@ export class AuditRepository {
 
   pushesSince(seconds: number, tenants: readonly string[] | null = null): Promise<PushCount[]> {
     return tenants === null ? this.ds.query(PUSHES_SINCE_SQL, [seconds]) : this.ds.query(PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+  }
+
+  /** Shadow pushes in the last `seconds`, and the count of the busiest minute among them. */
+  async shadowPushes(seconds: number, tenants: readonly string[] | null = null): Promise<{ n: number; busiestMinute: number }> {
+    const [r] = await this.ds.query(SHADOW_RATE_SQL, [seconds, tenants]);
+    return { n: r.n, busiestMinute: r.busiest_minute };
+  }
+
+  /** The deployment's FEISHU_MODE as the database holds it (every replica claims only in it). */
+  async serviceMode(): Promise<{ mode: 'live' | 'shadow'; since: Date }> {
+    const [r] = await this.ds.query(SERVICE_MODE_SQL);
+    return r ? { mode: r.mode, since: r.changed_at } : { mode: 'live', since: new Date(0) };
   }
 
   /** When the store app's current app_ticket was stored; null when none has arrived. */

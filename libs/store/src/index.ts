@@ -11,4 +11,7 @@ export * from './reconcile.repository';
 export * from './audit.repository';
 export * from './audit-partitions.repository';
 export * from './app-ticket.repository';
+export * from './mode.repository';
+export * from './lanes';
+export * from './snapshot.repository';
 export type { BadgeCountColumns } from './badge-state.columns';

@@ -1,6 +1,7 @@
 import { BadgeEvent, storableText } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { DIRTY_CHANNEL } from './dirty-set';
+import { DIRTY_CHANNEL, dirtyPredicateOf } from './dirty-set';
+import { LANES } from './lanes';
 import { type AuditKind, sqlKind, type UserIdType } from './vocabulary';
 
 /** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
@@ -14,15 +15,10 @@ export const LOCK_USERS_SQL = `
  * (zero ones included, until the retention job drops them) is refused: not stored, audited as rejected with the
  * detail $14, and returned so the caller dead-letters it. The count is exact: the caller holds the user's lock.
  * Returns the users whose sources changed and the refused sources. */
-export const UPSERT_SOURCES_SQL = `
+export function upsertSourcesSql(o: { input: string; cap: string; capDetail: string; auditStale: boolean }): string {
+  return `
   WITH input AS (
-    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
-           t.user_id COLLATE "C" AS user_id, t.source COLLATE "C" AS source, t.sequence, t.event_id,
-           t.pc_web_app, t.pc_gadget, t.mobile_web_app, t.mobile_gadget, t.occurred_at, t.newest
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
-      AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
-           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)
+${o.input}
   ),
   old AS (
     SELECT o.* FROM input i
@@ -51,7 +47,7 @@ export const UPSERT_SOURCES_SQL = `
   refused AS (
     SELECT f.tenant_key, f.user_id_type, f.user_id, f.source
     FROM fresh f JOIN stored c ON (c.tenant_key, c.user_id_type, c.user_id) = (f.tenant_key, f.user_id_type, f.user_id)
-    WHERE c.stored + f.nth > $13::int
+    WHERE c.stored + f.nth > ${o.cap}::int
   ),
   up AS (
     INSERT INTO badge_source AS s (tenant_key, user_id_type, user_id, source, sequence, event_id,
@@ -83,29 +79,45 @@ export const UPSERT_SOURCES_SQL = `
              'pc', jsonb_build_object('web_app', i.pc_web_app, 'gadget', i.pc_gadget),
              'mobile', jsonb_build_object('web_app', i.mobile_web_app, 'gadget', i.mobile_gadget)),
            CASE WHEN u.source IS NOT NULL THEN NULL
-                WHEN r.source IS NOT NULL THEN $14::text
+                WHEN r.source IS NOT NULL THEN ${o.capDetail}::text
                 WHEN NOT i.newest THEN 'superseded in its batch by a newer sequence'
                 ELSE 'sequence ' || i.sequence || ' is not above the stored ' || o.sequence END
     FROM input i
     LEFT JOIN up u ON i.newest AND (u.tenant_key, u.user_id_type, u.user_id, u.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
     LEFT JOIN old o ON i.newest AND (o.tenant_key, o.user_id_type, o.user_id, o.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
     LEFT JOIN refused r ON i.newest AND (r.tenant_key, r.user_id_type, r.user_id, r.source) = (i.tenant_key, i.user_id_type, i.user_id, i.source)
+    ${o.auditStale ? '' : 'WHERE u.source IS NOT NULL OR r.source IS NOT NULL'}
   )
   SELECT 'changed' AS outcome, tenant_key, user_id_type, user_id, NULL::text AS source, count(*)::int AS accepted
   FROM up GROUP BY 2, 3, 4
   UNION ALL
   SELECT 'refused', tenant_key, user_id_type, user_id, source, 0 FROM refused`;
+}
+
+export const UPSERT_SOURCES_SQL = upsertSourcesSql({
+  input: `    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type,
+           t.user_id COLLATE "C" AS user_id, t.source COLLATE "C" AS source, t.sequence, t.event_id,
+           t.pc_web_app, t.pc_gadget, t.mobile_web_app, t.mobile_gadget, t.occurred_at, t.newest
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::int[], $8::int[], $9::int[], $10::int[], $11::timestamptz[], $12::bool[])
+      AS t(tenant_key, user_id_type, user_id, source, sequence, event_id,
+           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, newest)`,
+  cap: '$13',
+  capDetail: '$14',
+  auditStale: true,
+});
 
 /** Recomputes the desired badge (sum over sources, capped at 2^31-1) of the given users, by index lookups per
  * user (LATERAL) so the cost follows the batch, not the table. The revision moves, and
  * the user becomes dirty, only when the sum changed; a parked user is un-parked by a change. */
 export const RECOMPUTE_DESIRED_SQL = `
   WITH touched AS (
-    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+    SELECT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id,
+           t.lane
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[]) AS t(tenant_key, user_id_type, user_id, lane)
   ),
   sums AS (
-    SELECT t.tenant_key, t.user_id_type, t.user_id, agg.*
+    SELECT t.tenant_key, t.user_id_type, t.user_id, t.lane, agg.*
     FROM touched t
     CROSS JOIN LATERAL (
       SELECT least(coalesce(sum(s.pc_web_app), 0), 2147483647)::int     AS pc_web_app,
@@ -118,9 +130,9 @@ export const RECOMPUTE_DESIRED_SQL = `
   )
   INSERT INTO badge_state AS b (tenant_key, user_id_type, user_id,
                                 desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
-                                desired_revision, desired_changed_at, next_attempt_at, status)
+                                desired_revision, desired_changed_at, next_attempt_at, status, lane)
   SELECT tenant_key, user_id_type, user_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget,
-         1, now(), now(), 'pending'
+         1, now(), now(), 'pending', lane
   FROM sums
   ORDER BY tenant_key, user_id_type, user_id
   ON CONFLICT (tenant_key, user_id_type, user_id) DO UPDATE SET
@@ -133,6 +145,8 @@ export const RECOMPUTE_DESIRED_SQL = `
     status = CASE WHEN b.status IN ('in_sync', 'parked') THEN 'pending' ELSE b.status END,
     attempts = CASE WHEN b.status = 'parked' THEN 0 ELSE b.attempts END,
     next_attempt_at = CASE WHEN b.status = 'parked' THEN now() ELSE b.next_attempt_at END,
+    -- Priority lanes: a user already dirty with live work stays live; otherwise the change's own lane.
+    lane = CASE WHEN ${dirtyPredicateOf('b')} THEN least(b.lane, excluded.lane) ELSE excluded.lane END,
     updated_at = now()
   WHERE (b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget)
         IS DISTINCT FROM
@@ -154,6 +168,35 @@ export interface RejectedEvent {
 }
 
 export const NOTIFY_DIRTY_SQL = `SELECT pg_notify('${DIRTY_CHANNEL}', $1)`;
+
+/** Retiring a source: the next users holding it (of one tenant when $2 is set), by the badge_source_by_source index. */
+export const PICK_RETIRED_SQL = `
+  SELECT tenant_key, user_id_type, user_id FROM badge_source
+  WHERE source = $1 AND ($2::text IS NULL OR tenant_key = $2)
+  ORDER BY source, tenant_key, user_id_type, user_id
+  LIMIT $3`;
+
+/**
+ * Removes source $4 from the given users (their locks held, as ingest takes them) and records, per user, a change
+ * of that source to nothing with who retired it: the history and the badge-at-a-moment both read it.
+ */
+export const RETIRE_SOURCE_SQL = `
+  WITH gone AS (
+    DELETE FROM badge_source s
+    USING unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)
+    WHERE (s.tenant_key, s.user_id_type, s.user_id) = (t.tenant_key, t.user_id_type, t.user_id) AND s.source = $4
+    RETURNING s.*
+  ),
+  audit AS (
+    INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, source, sequence, event_id, old_counts, new_counts, detail)
+    SELECT tenant_key, user_id_type, user_id, ${sqlKind('change')}, source, sequence, event_id,
+           jsonb_build_object('pc', jsonb_build_object('web_app', pc_web_app, 'gadget', pc_gadget),
+                              'mobile', jsonb_build_object('web_app', mobile_web_app, 'gadget', mobile_gadget)),
+           '{"pc":{"web_app":0,"gadget":0},"mobile":{"web_app":0,"gadget":0}}'::jsonb,
+           $5::text
+    FROM gone
+  )
+  SELECT tenant_key, user_id_type, user_id FROM gone`;
 
 /** A new source refused because its user already stores the maximum number of sources. */
 export interface RefusedSource {
@@ -264,16 +307,52 @@ export class IngestRepository {
       .map((r) => ({ tenantKey: r.tenant_key, userIdType: r.user_id_type, userId: r.user_id, source: r.source! }));
     let usersChanged = 0;
     if (changed.length > 0) {
+      // A user's change is live if any of its events in the batch is (bulk only when all are).
+      const live = new Set(newest.filter((e) => !e.bulk).map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`));
       const rows = await m.query(RECOMPUTE_DESIRED_SQL, [
         changed.map((r) => r.tenant_key),
         changed.map((r) => r.user_id_type),
         changed.map((r) => r.user_id),
+        changed.map((r) => (live.has(`${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`) ? LANES.live : LANES.bulk)),
       ]);
       usersChanged = rows.length;
       if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
     }
     const accepted = changed.reduce((n, r) => n + r.accepted, 0);
     return { accepted, stale: all.length - accepted - refused.length, usersChanged, refused };
+  }
+
+  /**
+   * Retires `source` from every user holding it (of `tenantKey` only, when given): each user's share of it is
+   * removed, the desired badge recomputed, and the users whose badge changed are pushed at bulk priority. In
+   * batches of `batch` users, each its own transaction under the users' ingest locks, so it never races an event
+   * for the same user; an interrupted call is resumed by calling it again. Returns the users it was removed from.
+   */
+  async retireSource(source: string, tenantKey: string | null, detail: string, batch = 2000): Promise<{ users: number; usersChanged: number }> {
+    let users = 0;
+    let usersChanged = 0;
+    for (;;) {
+      const n = await this.ds.transaction(async (m) => {
+        const picked: { tenant_key: string; user_id_type: string; user_id: string }[] = await m.query(PICK_RETIRED_SQL, [source, tenantKey, batch]);
+        if (picked.length === 0) return 0;
+        await m.query(LOCK_USERS_SQL, [picked.map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`)]);
+        const col = (f: (r: (typeof picked)[number]) => string) => picked.map(f);
+        const gone: typeof picked = await m.query(RETIRE_SOURCE_SQL, [col((r) => r.tenant_key), col((r) => r.user_id_type), col((r) => r.user_id), source, storableText(detail)]);
+        if (gone.length > 0) {
+          const changed = await m.query(RECOMPUTE_DESIRED_SQL, [
+            gone.map((r) => r.tenant_key),
+            gone.map((r) => r.user_id_type),
+            gone.map((r) => r.user_id),
+            gone.map(() => LANES.bulk),
+          ]);
+          usersChanged += changed.length;
+          if (changed.length > 0) await m.query(NOTIFY_DIRTY_SQL, [String(changed.length)]);
+        }
+        users += gone.length;
+        return picked.length;
+      });
+      if (n < batch) return { users, usersChanged };
+    }
   }
 
   /** Drops up to `limit` sources that have been all zeros for `retentionMs`; returns how many. */

@@ -1,5 +1,6 @@
 import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
+import { LANES } from './lanes';
 import { DataSource } from 'typeorm';
 import { DIRTY_PREDICATE } from './dirty-set';
 import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
@@ -78,7 +79,7 @@ export const LOCK_BUDGET_SQL = `
 export const ADVANCE_BUDGET_SQL = `UPDATE push_budget SET next_slot_at = to_timestamp($2::float8 / 1000) WHERE scope = $1`;
 
 /**
- * Claims up to $1 due dirty users, oldest due first, skipping rows other replicas hold and rows whose lease is
+ * Claims up to $1 due dirty users of lane $6, oldest due first, skipping rows other replicas hold and rows whose lease is
  * still live (an operator's resync makes a leased user due, but never takes it from its holder). In the same
  * statement: the lease (owner, expiry, also the next attempt time so an abandoned lease comes due by itself) and
  * the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like Feishu's examples.
@@ -95,6 +96,9 @@ export const CLAIM_SQL = `
     WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
+      -- A replica claims only in the database's mode (service_mode): one started in the other mode does nothing.
+      AND $5::text = (SELECT mode FROM service_mode WHERE id = 1)
+      AND lane = $6
     ORDER BY next_attempt_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -166,6 +170,14 @@ export const DUE_SCOPES_SQL = `
          WHERE b.tenant_key = t.tenant_key AND ${DIRTY_PREDICATE})
         <= clock_timestamp()
   LIMIT $1`;
+
+/** Whether bulk work is due (of one tenant when $1 is set): read only when bulk work is held back for slots. */
+export const BULK_DUE_SQL = `
+  SELECT EXISTS (
+    SELECT 1 FROM badge_state
+    WHERE desired_revision > pushed_revision AND status <> 'parked' AND lane = ${LANES.bulk}
+      AND next_attempt_at <= clock_timestamp() AND ($1::text IS NULL OR tenant_key = $1)
+  ) AS due`;
 
 export const EARLIEST_DUE_SQL = `
   SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
@@ -291,6 +303,7 @@ export const MARK_FOR_RESYNC_SQL = `
   ),
   marked AS (
     UPDATE badge_state b SET force_full = true, desired_revision = b.desired_revision + 1, status = 'pending',
+                             lane = ${LANES.bulk},
                              next_attempt_at = now() + numbered.n * $3::float8 * interval '1 millisecond',
                              updated_at = now()
     FROM numbered WHERE (b.tenant_key, b.user_id_type, b.user_id) = (numbered.tenant_key, numbered.user_id_type, numbered.user_id)
@@ -339,6 +352,13 @@ export class ReconcileRepository {
     leadMs: number;
     /** The caller's clock; every time returned is converted to it. Default Date.now. */
     now?: LocalClock;
+    /** The caller's FEISHU_MODE: nothing is claimed unless the database is in it (ModeRepository). Default live. */
+    mode?: 'live' | 'shadow';
+    /**
+     * Bulk work reserves slots only this far ahead (live work: `horizonMs`), and only once half of that is free,
+     * so a live change never waits behind more than this much bulk work. Default `horizonMs` (no distinction).
+     */
+    bulkHorizonMs?: number;
   }): Promise<Claim> {
     const localNow = opts.now ?? Date.now;
     return this.ds.transaction(async (m) => {
@@ -360,9 +380,30 @@ export class ReconcileRepository {
         const freeAt = start - opts.horizonMs + opts.spacingMs;
         return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
       }
-      const rows: ClaimRow[] = await m.query(CLAIM_SQL, [want, opts.owner, opts.leaseMs, opts.tenantFilter]);
+      const claimLane = (lane: number, n: number): Promise<ClaimRow[]> =>
+        m.query(CLAIM_SQL, [n, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', lane]);
+      // Live work first, with every slot of the horizon; bulk work then takes what is left of a shorter horizon.
+      const rows = await claimLane(LANES.live, want);
+      const next = start + rows.length * opts.spacingMs;
+      const bulkHorizonMs = opts.bulkHorizonMs ?? opts.horizonMs;
+      const room = opts.limit - rows.length;
+      const bulkSlots = Math.min(room, Math.floor((now + bulkHorizonMs - next) / opts.spacingMs));
+      // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
+      const bulkMin = opts.bulkHorizonMs === undefined ? 1 : Math.max(1, Math.min(room, Math.floor(bulkHorizonMs / 2 / opts.spacingMs)));
+      let bulkFreeAt: number | null = null;
+      if (bulkSlots >= bulkMin) rows.push(...(await claimLane(LANES.bulk, bulkSlots)));
+      else if (rows.length === 0 && (await m.query(BULK_DUE_SQL, [opts.tenantFilter]))[0].due) {
+        bulkFreeAt = next - bulkHorizonMs + bulkMin * opts.spacingMs;
+      }
       if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
-      return { ...clock, users: rows.map(toClaimed), firstSlotAt: local(start), budgetFreeAt: null, db: { firstSlotAt: start, budgetFreeAt: null } };
+      const freeAt = rows.length > 0 ? null : bulkFreeAt;
+      return {
+        ...clock,
+        users: rows.map(toClaimed),
+        firstSlotAt: local(start),
+        budgetFreeAt: freeAt === null ? null : local(freeAt),
+        db: { firstSlotAt: start, budgetFreeAt: freeAt },
+      };
     });
   }
 

@@ -6,6 +6,7 @@ import { AuditLookbackRepository, AuditRepository } from './audit.repository';
 import { OpenDatabaseOptions, openDatabase } from './database';
 import { DatabaseService } from './database.service';
 import { IngestRepository, IngestRepositoryOptions } from './ingest.repository';
+import { ModeRepository } from './mode.repository';
 import { ReconcileRepository } from './reconcile.repository';
 
 export interface StoreOptions extends OpenDatabaseOptions {
@@ -35,7 +36,7 @@ const dataSource: Provider = {
 
 const repository = <T>(type: new (ds: DataSource) => T): Provider => ({ provide: type, inject: [DataSource], useFactory: (ds: DataSource) => new type(ds) });
 
-const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, AuditLookbackRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository];
+const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, ModeRepository, AuditLookbackRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository];
 
 /**
  * The database, sealed: every repository and the DatabaseService, global, and nothing else. The DataSource is
@@ -58,6 +59,7 @@ export class StoreModule implements OnApplicationShutdown {
           useFactory: (ds: DataSource, o: StoreOptions) => new IngestRepository(ds, o.ingest),
         },
         repository(ReconcileRepository),
+        repository(ModeRepository),
         repository(AuditRepository),
         repository(AuditLookbackRepository),
         repository(AuditPartitionsRepository),

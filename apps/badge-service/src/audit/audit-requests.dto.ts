@@ -2,7 +2,8 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BADGE_STATUSES, type BadgeStatus, USER_ID_TYPES, type UserIdType } from '@badges/store';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateBy, ValidationOptions } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidationOptions } from 'class-validator';
+import { SOURCE_PATTERN } from '@badges/contracts';
 import { decodeHistoryCursor, decodeSourcesCursor, decodeStatusCursor } from './audit-cursor';
 import { AUDIT } from './audit.constants';
 
@@ -53,6 +54,21 @@ export class UserParams {
   @IsString()
   @Length(1, AUDIT.maxIdLength)
   userId!: string;
+}
+
+export class SourceParams {
+  @ApiProperty({ description: 'The source to retire, as events name it', pattern: SOURCE_PATTERN.source })
+  @IsString()
+  @Matches(SOURCE_PATTERN, { message: `source must match ${SOURCE_PATTERN}` })
+  source!: string;
+}
+
+export class RetireSourceQuery {
+  @ApiPropertyOptional({ description: 'Retire it from this tenant only (store apps); required for a token restricted to some tenants', maxLength: AUDIT.maxIdLength })
+  @IsOptional()
+  @IsString()
+  @MaxLength(AUDIT.maxIdLength)
+  tenantKey?: string;
 }
 
 export class IdentityQuery {

@@ -158,7 +158,23 @@ export class AppTicketView {
   receivedAt!: string | null;
 }
 
+export class ShadowRateView {
+  @ApiProperty({ description: 'Would-be pushes recorded in the last hour' }) pushesLastHour!: number;
+  @ApiProperty({ description: 'Their average rate over the hour, per second' }) averagePerSecond!: number;
+  @ApiProperty({ description: 'The rate of the busiest minute of the hour, per second: the quota the workload would need' })
+  busiestMinutePerSecond!: number;
+}
+
+export class ModeView {
+  @ApiProperty({ enum: ['live', 'shadow'], description: 'FEISHU_MODE as the database holds it: every replica claims only in it' })
+  feishu!: 'live' | 'shadow';
+  @ApiProperty({ description: 'When the deployment entered it' }) since!: string;
+  @ApiProperty({ type: ShadowRateView, nullable: true, description: 'Shadow mode: the push rate the workload would need; null when live' })
+  shadow!: ShadowRateView | null;
+}
+
 export class StatsView {
+  @ApiProperty({ type: ModeView }) mode!: ModeView;
   @ApiProperty({ type: UsersByStatusView }) users!: UsersByStatusView;
   @ApiProperty({ ...count, description: 'Users whose desired badge is not yet at Feishu (parked ones excluded: see users.parked)' })
   dirty!: number;
@@ -181,6 +197,15 @@ export class ResyncAcceptedView {
   @ApiProperty() tenantKey!: string;
   @ApiProperty({ type: 'integer', minimum: 0 }) desiredRevision!: number;
   @ApiProperty(badgeStatus) status!: BadgeStatus;
+}
+
+export class SourceRetiredView {
+  @ApiProperty() source!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'The tenant it was retired from; null for every tenant' }) tenantKey!: string | null;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Users that held the source: its share is gone from each' }) users!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Of those, users whose desired badge changed: each is pushed at bulk priority' })
+  usersChanged!: number;
+  @ApiProperty({ description: "The token's name, also in each user's history" }) retiredBy!: string;
 }
 
 export class ApiErrorView {

@@ -5,7 +5,7 @@ import { AuditPrincipal } from './audit-token.guard';
 import { ConsumerLagSource } from './consumer-lag';
 
 /** A repository fake that fails on anything the test did not set up. */
-function repository(pushes: PushCount[], oldestAgeSeconds: number | null): AuditRepository {
+function repository(pushes: PushCount[], oldestAgeSeconds: number | null, mode: 'live' | 'shadow' = 'live'): AuditRepository {
   const users: StatusCounts = { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 };
   const known = {
     countByStatus: async (tenants: string[] | null) => (tenants === null ? users : { ...users, total: tenants.length }),
@@ -13,6 +13,11 @@ function repository(pushes: PushCount[], oldestAgeSeconds: number | null): Audit
     pushesSince: async (seconds: number) => {
       expect(seconds).toBe(3600);
       return pushes;
+    },
+    serviceMode: async () => ({ mode, since: new Date('2026-11-30T00:00:00Z') }),
+    shadowPushes: async (seconds: number) => {
+      expect(seconds).toBe(3600);
+      return { n: 7200, busiestMinute: 600 };
     },
     appTicketReceivedAt: async (appId: string) => (appId === 'cli_store' ? new Date('2026-11-24T07:00:00Z') : null),
   };
@@ -44,6 +49,7 @@ describe('AuditStatsService', () => {
       configServiceOf(custom),
     );
     expect(await sut.stats(everyTenant)).toEqual({
+      mode: { feishu: 'live', since: '2026-11-30T00:00:00.000Z', shadow: null },
       users: { pending: 2, in_sync: 5, backing_off: 1, parked: 1, total: 9 },
       dirty: 3,
       oldestPendingAgeSeconds: 12.346,
@@ -60,6 +66,13 @@ describe('AuditStatsService', () => {
       oldestPendingAgeSeconds: null,
       consumerLag: { partitions: { '0': 5, '1': 0, '2': 12 }, total: 17, measuredAt: '2026-11-24T08:00:00.000Z' },
     });
+  });
+
+  it('says the mode, and in shadow mode the push rate the workload would need (its busiest minute)', async () => {
+    const live = await new AuditStatsService(repository([], null), configServiceOf(custom)).stats(everyTenant);
+    expect(live.mode).toEqual({ feishu: 'live', since: '2026-11-30T00:00:00.000Z', shadow: null });
+    const shadow = await new AuditStatsService(repository([], null, 'shadow'), configServiceOf(custom)).stats(everyTenant);
+    expect(shadow.mode).toEqual({ feishu: 'shadow', since: '2026-11-30T00:00:00.000Z', shadow: { pushesLastHour: 7200, averagePerSecond: 2, busiestMinutePerSecond: 10 } });
   });
 
   it('reports no lag before the first measurement', async () => {

@@ -3,7 +3,7 @@ import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
 import { AuditRepository } from '@badges/store';
 import { AUDIT } from './audit.constants';
-import { AppTicketView, ConsumerLagView, PushesView, StatsView } from './audit-responses.dto';
+import { AppTicketView, ConsumerLagView, ModeView, PushesView, StatsView } from './audit-responses.dto';
 import type { AuditPrincipal } from './audit-token.guard';
 import { tenantsOf } from './badge-audit.service';
 import { CONSUMER_LAG, ConsumerLagSource } from './consumer-lag';
@@ -24,11 +24,12 @@ export class AuditStatsService {
   /** Totals of the tenants the token may see; consumer lag (all tenants mixed) only for a token that sees them all. */
   async stats(principal: AuditPrincipal): Promise<StatsView> {
     const tenants = tenantsOf(principal);
-    const [users, dirty, pushes, appTicket] = await Promise.all([
+    const [users, dirty, pushes, appTicket, mode] = await Promise.all([
       this.repository.countByStatus(tenants),
       this.repository.dirtySummary(tenants),
       this.repository.pushesSince(AUDIT.pushWindowSeconds, tenants),
       this.appTicket(),
+      this.mode(tenants),
     ]);
     const pushesLastHour: PushesView = { byOutcome: {}, byCode: {} };
     for (const p of pushes) {
@@ -37,6 +38,7 @@ export class AuditStatsService {
       if (p.code !== null) pushesLastHour.byCode[String(p.code)] = (pushesLastHour.byCode[String(p.code)] ?? 0) + p.n;
     }
     return {
+      mode,
       users,
       dirty: dirty.dirty,
       oldestPendingAgeSeconds: dirty.oldestAgeSeconds === null ? null : Math.max(0, Math.round(dirty.oldestAgeSeconds * 1000) / 1000),
@@ -44,6 +46,15 @@ export class AuditStatsService {
       consumerLag: tenants === null ? this.consumerLag() : null,
       appTicket,
     };
+  }
+
+  private async mode(tenants: readonly string[] | null): Promise<ModeView> {
+    const { mode, since } = await this.repository.serviceMode();
+    if (mode === 'live') return { feishu: mode, since: since.toISOString(), shadow: null };
+    const window = AUDIT.pushWindowSeconds;
+    const { n, busiestMinute } = await this.repository.shadowPushes(window, tenants);
+    const perSecond = (x: number) => Math.round(x * 1000) / 1000;
+    return { feishu: mode, since: since.toISOString(), shadow: { pushesLastHour: n, averagePerSecond: perSecond(n / window), busiestMinutePerSecond: perSecond(busiestMinute / 60) } };
   }
 
   /** Store apps: a missing app_ticket stops every push, yet is no readiness failure (the callback must stay routable). */

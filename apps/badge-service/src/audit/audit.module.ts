@@ -10,6 +10,7 @@ import { AuditTokenGuard } from './audit-token.guard';
 import { BadgeAuditService } from './badge-audit.service';
 import { BadgesController } from './badges.controller';
 import { CONSUMER_LAG } from './consumer-lag';
+import { SourcesController } from './sources.controller';
 import { StatsController } from './stats.controller';
 
 /** The audit API under /v1 (the api role). */
@@ -29,7 +30,7 @@ export class AuditModule {
     return {
       module: AuditModule,
       imports: [ThrottlerModule.forRoot(auditThrottlerOptions(config)), ...(withIngest ? [IngestModule] : [])],
-      controllers: [BadgesController, StatsController],
+      controllers: [BadgesController, StatsController, SourcesController],
       providers,
     };
   }

@@ -3,15 +3,26 @@ import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
 import { Clock } from '../common/clock';
 import {
+  BadgeSender,
   CustomAppTokenProvider,
+  FeishuAuthError,
   FeishuBadgeClient,
   FeishuLogger,
   FetchHttpTransport,
+  ShadowBadgeSender,
   StoreAppTokenProvider,
   TenantTokenProvider,
 } from '@badges/feishu';
 
 export const TENANT_TOKENS = Symbol('TENANT_TOKENS');
+
+/** Shadow mode asks Feishu for nothing, not even a token: a token wanted anyway is a bug, and says so. */
+const SHADOW_TOKENS: TenantTokenProvider = {
+  getToken: async () => {
+    throw new FeishuAuthError({ reason: 'rejected', endpoint: '(none: shadow mode)', code: null, msg: 'FEISHU_MODE=shadow: no token is ever requested', logId: null, httpStatus: null });
+  },
+  invalidate: () => undefined,
+};
 
 const logger = (): FeishuLogger => {
   const log = new Logger('Feishu');
@@ -29,6 +40,7 @@ export const feishuProviders: Provider[] = [
     inject: [ConfigService, FetchHttpTransport],
     useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport): TenantTokenProvider => {
       const feishu = config.get('feishu', { infer: true });
+      if (feishu.mode === 'shadow') return SHADOW_TOKENS;
       const options = { baseUrl: feishu.baseUrl, appId: feishu.appId, appSecret: feishu.appSecret, timeoutMs: feishu.timeoutMs };
       return feishu.appType === 'store'
         ? new StoreAppTokenProvider(transport, options, undefined, logger())
@@ -36,11 +48,13 @@ export const feishuProviders: Provider[] = [
     },
   },
   {
-    provide: FeishuBadgeClient,
+    provide: BadgeSender,
     // The loop's monotonic clock: a push's deadline is set in it and checked by the client.
     inject: [ConfigService, FetchHttpTransport, TENANT_TOKENS, Clock],
-    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock) =>
-      new FeishuBadgeClient(
+    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock): BadgeSender =>
+      config.get('feishu', { infer: true }).mode === 'shadow'
+        ? new ShadowBadgeSender()
+        : new FeishuBadgeClient(
         transport,
         tokens,
         { baseUrl: config.get('feishu', { infer: true }).baseUrl, timeoutMs: config.get('feishu', { infer: true }).timeoutMs },

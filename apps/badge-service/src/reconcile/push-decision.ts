@@ -71,6 +71,9 @@ export function decide(u: Attempted, plan: PushPlan, r: SetAppBadgeResult, polic
   });
   switch (r.outcome) {
     case 'applied':
+    // Shadow mode: recorded as if Feishu had taken it, so the next diff is what a live push would send; the
+    // switch to live forgets every applied side (ModeRepository.enter), since Feishu never saw any of it.
+    case 'shadow':
       return { ...base, kind: 'applied', status: 'in_sync', attempts: 0, delayMs: policy.minIntervalMs };
     case 'invalid_version':
       // 213005: Feishu found the version itself wrong (not a number it takes), not lower than its own: raising it

@@ -9,6 +9,9 @@ export const RECONCILE = {
   slotLeadMs: 25,
   /** How far ahead a replica may reserve push slots. */
   slotHorizonMs: 1000,
+  /** Bulk work (priority lanes) reserves slots only this far ahead, once half of it is free: a live change waits
+   * behind at most this much bulk work, however large the backlog. */
+  bulkHorizonMs: 60,
   minSleepMs: 20,
   /** Of each lease, the end kept for writing the results: every push step ends before it. At most a quarter. */
   completionReserveMs: 1000,

@@ -1,6 +1,6 @@
 import { configServiceOf, loadConfig } from '@badges/config';
-import type { FeishuBadgeClient, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
-import type { Claim, DatabaseService, ReconcileRepository } from '@badges/store';
+import type { BadgeSender, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
+import type { Claim, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
@@ -35,9 +35,9 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
         seen.push({ deadlineAt: options.deadlineAt, monoAtCall: clock.monotonic() });
         return { outcome: 'applied', code: 0, httpStatus: 200, msg: 'success', logId: 'l', latencyMs: 1, tokenRefreshed: false };
       },
-    } as unknown as FeishuBadgeClient;
+    } as unknown as BadgeSender;
     const repository = { complete: async () => [] } as unknown as ReconcileRepository;
-    const loop = new ReconcileLoop(configServiceOf(config), repository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
+    const loop = new ReconcileLoop(configServiceOf(config), repository, {} as ModeRepository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
     const user = {
       tenantKey: '',
       userIdType: 'open_id' as const,

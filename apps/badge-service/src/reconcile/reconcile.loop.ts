@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
-import { FeishuBadgeClient } from '@badges/feishu';
-import { Claim, ClaimedUser, Completion, ReconcileRepository } from '@badges/store';
+import { BadgeSender } from '@badges/feishu';
+import { Claim, ClaimedUser, Completion, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { PeriodicTask } from '../common/periodic-task';
 import { backoffMs, retry } from '../common/retry';
@@ -47,6 +47,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private readonly dbClock = new ClockOffset();
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
   private scopeCursor: string | null = null;
+  /** Whether the database has been put in this replica's FEISHU_MODE (ModeRepository.enter), done before any claim. */
+  private modeEntered = false;
 
   /** Read once; `Pick` keeps `this.config.reconcile.*` at the many places that read it. */
   private readonly config: Pick<AppConfig, 'reconcile' | 'feishu' | 'hardening'>;
@@ -54,7 +56,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     config: ConfigService<AppConfig, true>,
     private readonly repository: ReconcileRepository,
-    private readonly feishu: FeishuBadgeClient,
+    private readonly modes: ModeRepository,
+    private readonly feishu: BadgeSender,
     private readonly listener: DirtyListener,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
@@ -116,6 +119,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async tick(): Promise<{ claimed: number; wakeAt: number | null }> {
+    if (!this.modeEntered) await this.enterMode();
     const store = this.config.feishu.appType === 'store';
     // Store apps: each tenant has its own quota at Feishu, so every tenant with due work gets its turn and a fair
     // share of this replica's capacity; one tenant's backlog never hides the others.
@@ -141,8 +145,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         leaseMs: this.config.reconcile.leaseMs,
         spacingMs: this.spacingMs,
         horizonMs: RECONCILE.slotHorizonMs,
+        bulkHorizonMs: RECONCILE.bulkHorizonMs,
         leadMs: RECONCILE.slotLeadMs,
         now: () => this.clock.now(),
+        mode: this.config.feishu.mode,
       });
       this.dbClock.sample(claim.clockOffsetMs, claim.clockRttMs, this.clock.now());
       if (store) this.scopeCursor = scope;
@@ -154,10 +160,25 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       }
     }
     if (claimed === 0) {
+      // Work already due but held back for budget slots wakes at budgetFreeAt, not at once.
       const due = await this.repository.earliestDue(this.dbClock.offsetMs);
-      if (due !== null) wakeAt = Math.min(wakeAt ?? Infinity, due);
+      if (due !== null && (wakeAt === null || due > this.clock.now())) wakeAt = Math.min(wakeAt ?? Infinity, due);
     }
     return { claimed, wakeAt };
+  }
+
+  /**
+   * Puts the database in this replica's mode before its first claim. Shadow to live resets every user for one
+   * full push; a replica still running in the other mode then claims nothing (each claim checks the mode).
+   */
+  private async enterMode(): Promise<void> {
+    const mode = this.config.feishu.mode;
+    const { was, reset } = await this.modes.enter(mode);
+    this.modeEntered = true;
+    if (was !== mode) {
+      this.log.warn({ was, mode, usersReset: reset }, 'FEISHU_MODE changed for the whole deployment: replicas still in the old mode claim nothing');
+    }
+    if (mode === 'shadow') this.log.warn('FEISHU_MODE=shadow: nothing is sent to Feishu; would-be pushes are recorded with outcome shadow');
   }
 
   private launch(claim: Claim, scope: string, claimedAtMono: number): void {

@@ -1,5 +1,6 @@
 import { DynamicModule, Inject, Module, OnModuleInit, Provider, Type } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
+import { ConfigService } from '@nestjs/config';
 import { StoreAppTokenProvider, TenantTokenProvider } from '@badges/feishu';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { AppTicketSync } from './app-ticket.sync';
@@ -38,6 +39,7 @@ export class ReconcileModule implements OnModuleInit {
   constructor(
     @Inject(TENANT_TOKENS) private readonly tokens: TenantTokenProvider,
     private readonly readiness: ReadinessRegistry,
+    private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
   /**
@@ -47,6 +49,8 @@ export class ReconcileModule implements OnModuleInit {
    */
   onModuleInit(): void {
     this.readiness.register('feishu', async () => {
+      // Shadow mode asks Feishu for nothing, readiness included.
+      if (this.config.get('feishu', { infer: true }).mode === 'shadow') return { ok: true, detail: { mode: 'shadow' } };
       if (this.tokens instanceof StoreAppTokenProvider) {
         return { ok: true, detail: { appTicket: this.tokens.hasAppTicket() ? 'received' : 'waiting' } };
       }

@@ -4,6 +4,9 @@ import { DirtyByTenant1764288000000 } from './1764288000000-dirty-by-tenant';
 import { CallbackEvents1764374400000 } from './1764374400000-callback-events';
 import { AuditKindCheck1764460800000 } from './1764460800000-audit-kind-check';
 import { AuditSeriesIndex1764547200000 } from './1764547200000-audit-series-index';
+import { ServiceMode1764633600000 } from './1764633600000-service-mode';
+import { PriorityLanes1764720000000 } from './1764720000000-priority-lanes';
+import { SourceIndex1764806400000 } from './1764806400000-source-index';
 
 /** In order. New migrations are appended, never edited once released. */
 export const MIGRATIONS = [
@@ -13,4 +16,7 @@ export const MIGRATIONS = [
   CallbackEvents1764374400000,
   AuditKindCheck1764460800000,
   AuditSeriesIndex1764547200000,
+  ServiceMode1764633600000,
+  PriorityLanes1764720000000,
+  SourceIndex1764806400000,
 ];

@@ -1,0 +1,128 @@
+import type { BadgeEvent } from '@badges/contracts';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { DataSource, QueryRunner } from 'typeorm';
+import { NOTIFY_DIRTY_SQL, RECOMPUTE_DESIRED_SQL, sourceCapRule, upsertSourcesSql } from './ingest.repository';
+import { LANES } from './lanes';
+
+/** One session's staging table: lines of the snapshot, COPYed in a chunk at a time, applied, then emptied. */
+export const SNAPSHOT_STAGING_SQL = `
+  CREATE TEMP TABLE IF NOT EXISTS snapshot_staging (
+    line bigint, tenant_key text, user_id_type text, user_id text, source text, sequence bigint, event_id text,
+    pc_web_app int, pc_gadget int, mobile_web_app int, mobile_gadget int, occurred_at timestamptz
+  )`;
+
+export const SNAPSHOT_COPY_SQL = `COPY snapshot_staging FROM STDIN`;
+
+/** The staged users' ingest locks (the same keys as LOCK_USERS_SQL), so a snapshot never races an event. */
+export const SNAPSHOT_LOCK_USERS_SQL = `
+  SELECT pg_advisory_xact_lock(h)
+  FROM (SELECT DISTINCT hashtextextended(tenant_key || chr(31) || user_id_type || chr(31) || user_id, 0) AS h
+        FROM snapshot_staging ORDER BY 1) locks`;
+
+/**
+ * Ingest's own statement (upsertSourcesSql: newest sequence wins, the sources cap, changes audited), reading the
+ * staged lines: the newest line per source (the last of equal sequences) is applied, the others are not. Lines that
+ * change nothing are not audited, so a re-run of the same file writes nothing at all.
+ */
+export const SNAPSHOT_APPLY_SQL = upsertSourcesSql({
+  input: `    SELECT tenant_key COLLATE "C" AS tenant_key, user_id_type COLLATE "C" AS user_id_type,
+           user_id COLLATE "C" AS user_id, source COLLATE "C" AS source, sequence, event_id,
+           pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at,
+           row_number() OVER (PARTITION BY tenant_key, user_id_type, user_id, source ORDER BY sequence DESC, line DESC) = 1 AS newest
+    FROM snapshot_staging`,
+  cap: '$1',
+  capDetail: '$2',
+  auditStale: false,
+});
+
+export interface SnapshotLine {
+  line: number;
+  event: BadgeEvent;
+}
+
+export interface ChunkOutcome {
+  /** Lines whose counts were stored (newer than what the service held). */
+  applied: number;
+  /** Users whose desired badge changed: each is pushed at bulk priority. */
+  usersChanged: number;
+  /** New sources refused by the sources cap, with their lines. */
+  refused: { line: number; reason: string }[];
+}
+
+/** COPY's text format: backslash, tab and line breaks escaped; \N is null. */
+const field = (v: string | number | null): string =>
+  v === null ? '\\N' : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+
+function copyText(lines: readonly SnapshotLine[]): string {
+  let out = '';
+  for (const { line, event: e } of lines) {
+    const c = e.counts;
+    out += [line, e.tenantKey, e.userIdType, e.userId, e.source, e.sequence, e.eventId, c.pc.web_app, c.pc.gadget, c.mobile.web_app, c.mobile.gadget, e.occurredAt.toISOString()].map(field).join('\t') + '\n';
+  }
+  return out;
+}
+
+/**
+ * Loads absolute counts for many users (`npm run snapshot`), a chunk at a time, on one connection of its own:
+ * each chunk is streamed into the session's staging table with COPY and applied in one transaction with
+ * ingest's rule, at bulk priority (live changes keep being pushed first).
+ */
+export class SnapshotRepository {
+  private runner?: QueryRunner;
+  private client?: PoolClient;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly options: { maxSourcesPerUser: number },
+  ) {}
+
+  async open(): Promise<void> {
+    this.runner = this.ds.createQueryRunner();
+    await this.runner.connect();
+    this.client = (this.runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+    await this.client.query(SNAPSHOT_STAGING_SQL);
+  }
+
+  async applyChunk(lines: readonly SnapshotLine[]): Promise<ChunkOutcome> {
+    const client = this.client;
+    if (!client) throw new Error('SnapshotRepository.open() first');
+    if (lines.length === 0) return { applied: 0, usersChanged: 0, refused: [] };
+    await client.query('TRUNCATE snapshot_staging');
+    await pipeline(Readable.from([copyText(lines)]), client.query(copyFrom(SNAPSHOT_COPY_SQL)));
+    await client.query('BEGIN');
+    try {
+      await client.query(SNAPSHOT_LOCK_USERS_SQL);
+      const max = this.options.maxSourcesPerUser;
+      const { rows } = await client.query(SNAPSHOT_APPLY_SQL, [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`]);
+      const changed = rows.filter((r) => r.outcome === 'changed');
+      let usersChanged = 0;
+      if (changed.length > 0) {
+        const r = await client.query(RECOMPUTE_DESIRED_SQL, [
+          changed.map((x) => x.tenant_key),
+          changed.map((x) => x.user_id_type),
+          changed.map((x) => x.user_id),
+          changed.map(() => LANES.bulk),
+        ]);
+        usersChanged = r.rowCount ?? 0;
+        if (usersChanged > 0) await client.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
+      }
+      await client.query('COMMIT');
+      const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}\u001f${r.source}`));
+      const refused = lines
+        .filter(({ event: e }) => refusedKeys.has(`${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}\u001f${e.source}`))
+        .map(({ line }) => ({ line, reason: `source: ${sourceCapRule(max)}` }));
+      return { applied: changed.reduce((n, r) => n + r.accepted, 0), usersChanged, refused };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client?.query('DROP TABLE IF EXISTS snapshot_staging').catch(() => undefined);
+    await this.runner?.release();
+  }
+}
