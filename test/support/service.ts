@@ -12,11 +12,17 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** `{ KAFKA_BROKERS }` when the tests were pointed at another broker (`KAFKA_BROKERS=127.0.0.1:19092 jest ...`). */
+export function kafkaBrokersEnv(): Record<string, string> {
+  return process.env.KAFKA_BROKERS ? { KAFKA_BROKERS: process.env.KAFKA_BROKERS } : {};
+}
+
 /** Runs a built app as a real process (the tests that kill it need a real process). */
 export function runNode(main: string, env: Record<string, string>): RunningProcess {
   const child = spawn(process.execPath, [main], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    // KAFKA_BROKERS: the broker the tests run against (test/support/kafka.ts) unless the test names another.
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...kafkaBrokersEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -5,7 +5,7 @@ import { AppModule } from '../../apps/badge-service/src/app.module';
 import { createEmulatorApp, EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 import { parseEmulatorConfig } from '../../apps/feishu-emulator/src/config/emulator.config';
 import { waitFor } from './kafka';
-import { EMULATOR_MAIN, httpReady, runNode } from './service';
+import { EMULATOR_MAIN, httpReady, kafkaBrokersEnv, runNode } from './service';
 
 export const APP_ID = 'cli_test_app';
 export const APP_SECRET = 'test-app-secret-value-42';
@@ -35,6 +35,7 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
     FEISHU_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
     HTTP_PORT: '0',
+    ...kafkaBrokersEnv(),
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
