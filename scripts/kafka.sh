@@ -368,7 +368,8 @@ cmd_start() {
   clean_stale_pid_file
 
   if port_open "$BROKER_PORT"; then
-    # Something else answers on 9092 (another checkout's broker?). Accept it only if it is healthy.
+    # Something else answers on the port (another checkout's broker?). Accept it only if it is healthy.
+    rm -f "$VERSION_FILE" # not ours: its version is unknown here
     log "a broker not started from this checkout answers on $HOST:$BROKER_PORT; checking readiness"
     if readiness_check 30; then
       exit 0
@@ -447,7 +448,7 @@ cmd_stop() {
   local t0
   t0=$(date +%s)
   if stop_pid "$pid"; then
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$VERSION_FILE"
     log "stopped in $(($(date +%s) - t0))s"
     exit 0
   fi

@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload } from 'kafkajs';
-import { BROKERS, uniqueName, waitFor } from '../support/kafka';
+import { BROKERS, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { ROOT } from '../support/service';
 
 jest.setTimeout(120_000);

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from '../observability/observability-stack';
-import { waitFor } from './kafka';
+import { freePort } from './ports';
+import { waitFor } from './wait';
 import { ROOT } from './service';
 
 /**

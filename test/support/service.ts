@@ -43,6 +43,30 @@ export function runNode(main: string, env: Record<string, string>): RunningProce
   };
 }
 
+/** A built app run as a process, with every byte it wrote kept (runNode keeps only the tail). */
+export interface WatchedProcess {
+  url: string;
+  process: RunningProcess;
+  /** stdout then stderr, complete. */
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Keeps every byte `p` writes (runNode keeps only the tail). */
+export function watch(p: RunningProcess, url: string): WatchedProcess {
+  // Listeners attached in the tick runNode spawned the child: no chunk is emitted before them.
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  p.child.stdout!.on('data', (d: Buffer) => out.push(d));
+  p.child.stderr!.on('data', (d: Buffer) => err.push(d));
+  return {
+    url,
+    process: p,
+    output: () => `${Buffer.concat(out).toString('utf8')}\n${Buffer.concat(err).toString('utf8')}`,
+    stop: () => p.kill('SIGTERM'),
+  };
+}
+
 export async function httpReady(url: string): Promise<boolean> {
   try {
     return (await fetch(url)).status === 200;
