@@ -23,8 +23,7 @@
 #   KAFKA_STOP_TIMEOUT    seconds to wait for exit after SIGTERM before SIGKILL, default 30
 #   KAFKA_HEAP_OPTS       default "-Xms512m -Xmx512m"
 #   KAFKA_VERSION         Apache Kafka version, default <kafka.version> of scripts/kafka/pom.xml (4.4.0; 3.9.x works
-#                         too); start restarts a broker of this
-#                         checkout that runs another version or on other ports
+#                         too); start restarts a broker of this checkout that runs another version or on other ports
 #   KAFKA_PORT            broker port, default 9092
 #   KAFKA_CONTROLLER_PORT controller port, default 9093
 set -euo pipefail
@@ -351,7 +350,7 @@ cmd_start() {
   if pid="$(find_pid)" && ! runs_as_asked "$pid"; then
     log "broker of this checkout (pid $pid) runs another Kafka version or other ports; restarting it as $VERSION on $HOST:$BROKER_PORT"
     stop_pid "$pid" || { err "could not stop pid $pid"; exit 1; }
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$VERSION_FILE"
     pid=""
   fi
   if [[ -n "$pid" ]]; then

@@ -19,7 +19,7 @@ jest --selectProjects unit --json --outputFile=.test-results/unit.json || status
 KAFKA_EXPECT_VERSION="$main_version" \
   jest --selectProjects integration --runInBand --json --outputFile=.test-results/integration.json || status=1
 
-# The Kafka 3.9 pass (about 2.5 min, broker switches included). Only the suites whose point is the conversation
+# The Kafka 3.9 pass (2 to 2.5 min here, broker switches included). Only the suites whose point is the conversation
 # with the broker: the client against the broker (test/kafka: kafkajs features, rebalance, admin, and the secured
 # SASL_SSL broker on 3.9's jars), ingest (test/ingest) and the whole pipeline (test/e2e). The rest either never open
 # a Kafka connection (audit, reconcile, store, emulator, compose, model) or use it as plumbing already proven here
