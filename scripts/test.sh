@@ -23,7 +23,8 @@ KAFKA_EXPECT_VERSION="$main_version" \
 # with the broker: the client against the broker (test/kafka: kafkajs features, rebalance, admin, and the secured
 # SASL_SSL broker on 3.9's jars), ingest (test/ingest) and the whole pipeline (test/e2e). The rest either never open
 # a Kafka connection (audit, reconcile, store, emulator, compose, model) or use it as plumbing already proven here
-# (observability's metrics and log checks); test/reliability is not part of npm test.
+# (observability's metrics and log checks). test/reliability (its CI variant runs in the first pass) restarts
+# the broker and Postgres itself, and stays out of this one.
 KAFKA_39=3.9.2
 KAFKA_SUITES=(test/kafka test/ingest test/e2e)
 t0=$(date +%s)
