@@ -6,8 +6,15 @@
 #   bash scripts/kafka.sh status   # prints "running ..." (exit 0) or "not running" (exit 3)
 #
 # The jars come from Maven Central via scripts/kafka/pom.xml; the broker is run with `java`.
-# Everything lives under <repo>/.kafka/ (gitignored): libs/, data/, logs/, server.properties, kafka.pid.
+# Everything lives under <repo>/.kafka/ (gitignored): libs-<version>/ and data-<version>/ (one of each per Kafka
+# version, so switching versions neither refetches nor mixes storage formats), logs/, server.properties, kafka.pid,
+# broker-version (the version and address of the broker last made ready).
 # Broker: PLAINTEXT://127.0.0.1:9092, controller: 127.0.0.1:9093 (127.0.0.1 only, never localhost).
+#
+# Kafka 4.x (the default) and 3.9 differ in three places, all handled here: logging (4.x: log4j2, configured by
+# scripts/kafka/log4j2.xml with the log4j-slf4j-impl binding; 3.9: log4j 1 via reload4j and log4j.properties), the
+# KRaft quorum (4.x: a dynamic quorum, controller.quorum.bootstrap.servers, formatted with --standalone; 3.9: a
+# static controller.quorum.voters, formatted without it) and the Maven profile that picks the logging jars.
 # READY is decided by scripts/kafka-ready.mjs (port answers, admin lists topics, produce/consume round trip
 # through a throwaway topic and group, which also creates __consumer_offsets).
 #
@@ -15,26 +22,43 @@
 #   KAFKA_START_TIMEOUT   seconds to wait for READY after launching, default 120
 #   KAFKA_STOP_TIMEOUT    seconds to wait for exit after SIGTERM before SIGKILL, default 30
 #   KAFKA_HEAP_OPTS       default "-Xms512m -Xmx512m"
+#   KAFKA_VERSION         Apache Kafka version, default <kafka.version> of scripts/kafka/pom.xml (4.4.0; 3.9.x works
+#                         too); start restarts a broker of this checkout that runs another version or on other ports
+#   KAFKA_PORT            broker port, default 9092
+#   KAFKA_CONTROLLER_PORT controller port, default 9093
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
 KAFKA_DIR="$REPO_ROOT/.kafka"
-LIBS_DIR="$KAFKA_DIR/libs"
-DATA_DIR="$KAFKA_DIR/data"
+# The default version is the one scripts/kafka/pom.xml names (test/support/secured-kafka.ts reads it there too).
+DEFAULT_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$SCRIPT_DIR/kafka/pom.xml")"
+VERSION="${KAFKA_VERSION:-$DEFAULT_VERSION}"
+[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { printf '[kafka] KAFKA_VERSION must look like 4.4.0, not "%s"\n' "$VERSION" >&2; exit 2; }
+MAJOR="${VERSION%%.*}"
+LIBS_DIR="$KAFKA_DIR/libs-$VERSION"
+DATA_DIR="$KAFKA_DIR/data-$VERSION"
+FORMAT_MARKER="$DATA_DIR/.formatted-for"
+VERSION_FILE="$KAFKA_DIR/broker-version"
 LOGS_DIR="$KAFKA_DIR/logs"
 PROPS_FILE="$KAFKA_DIR/server.properties"
 PID_FILE="$KAFKA_DIR/kafka.pid"
 LOCK_FILE="$KAFKA_DIR/.lock"
 FETCH_MARKER="$LIBS_DIR/.fetched"
 POM_FILE="$SCRIPT_DIR/kafka/pom.xml"
-LOG4J_FILE="$SCRIPT_DIR/kafka/log4j.properties"
+if ((MAJOR >= 4)); then
+  LOG4J_OPT="-Dlog4j2.configurationFile=$SCRIPT_DIR/kafka/log4j2.xml"
+  MAVEN_PROFILE=log4j2
+else
+  LOG4J_OPT="-Dlog4j.configuration=file:$SCRIPT_DIR/kafka/log4j.properties"
+  MAVEN_PROFILE=log4j1
+fi
 READY_SCRIPT="$SCRIPT_DIR/kafka-ready.mjs"
 STDOUT_LOG="$LOGS_DIR/kafka-stdout.log"
 
 HOST=127.0.0.1
-BROKER_PORT=9092
-CONTROLLER_PORT=9093
+BROKER_PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 # Fixed cluster id (any 16-byte base64url UUID; made once with `kafka.tools.StorageTool random-uuid`).
 CLUSTER_ID="Td_lfiV0QF6H3JB-EqBu4w"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
@@ -134,7 +158,7 @@ readiness_check() {
   KAFKA_BROKERS="$HOST:$BROKER_PORT" KAFKA_READY_TIMEOUT_MS="$((secs * 1000))" "$node" --disable-warning=TimeoutNegativeWarning "$READY_SCRIPT" </dev/null
 }
 
-pom_fingerprint() { cksum <"$POM_FILE" | awk '{print $1 "-" $2}'; }
+pom_fingerprint() { printf '%s %s\n' "$VERSION" "$(cksum <"$POM_FILE" | awk '{print $1 "-" $2}')"; }
 
 fetch_jars() {
   local want have=""
@@ -144,11 +168,11 @@ fetch_jars() {
     return 0
   fi
   command -v mvn >/dev/null || { err "mvn (Maven) is required to fetch the Kafka jars"; return 1; }
-  log "fetching Kafka jars with Maven (scripts/kafka/pom.xml) ..."
+  log "fetching Kafka $VERSION jars with Maven (scripts/kafka/pom.xml) ..."
   local tmp="$KAFKA_DIR/libs.tmp.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  if ! mvn -B -q -Dstyle.color=never -f "$POM_FILE" dependency:copy-dependencies \
+  if ! mvn -B -q -Dstyle.color=never -f "$POM_FILE" -P "$MAVEN_PROFILE" -Dkafka.version="$VERSION" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null >"$LOGS_DIR/maven-fetch.log" 2>&1; then
     err "Maven failed to fetch the Kafka jars:"
     tail -n 40 "$LOGS_DIR/maven-fetch.log" >&2 || true
@@ -164,18 +188,27 @@ fetch_jars() {
   mv "$tmp" "$LIBS_DIR"
   printf '%s\n' "$want" >"$FETCH_MARKER" # written last: its presence means a complete fetch
   local jar
-  for jar in "$LIBS_DIR"/kafka_2.13-*.jar; do log "jars ready: ${jar##*/} (+ dependencies in .kafka/libs)"; done
+  for jar in "$LIBS_DIR"/kafka_2.13-*.jar; do log "jars ready: ${jar##*/} (+ dependencies in ${LIBS_DIR#"$REPO_ROOT"/})"; done
+}
+
+# 4.x: a dynamic KRaft quorum (KIP-853), the controller advertising its own endpoint; 3.9: the static voter list.
+quorum_properties() {
+  if ((MAJOR >= 4)); then
+    printf '%s\n' "controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT" \
+      "advertised.listeners=PLAINTEXT://$HOST:$BROKER_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT"
+  else
+    printf '%s\n' "controller.quorum.voters=1@$HOST:$CONTROLLER_PORT" "advertised.listeners=PLAINTEXT://$HOST:$BROKER_PORT"
+  fi
 }
 
 write_properties() {
   local tmp="$PROPS_FILE.tmp.$$"
   cat >"$tmp" <<EOF
-# Generated by scripts/kafka.sh; rewritten on every start. Single-node KRaft (combined broker+controller).
+# Generated by scripts/kafka.sh for Kafka $VERSION; rewritten on every start. Single-node KRaft (combined broker+controller).
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+$(quorum_properties)
 listeners=PLAINTEXT://$HOST:$BROKER_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$BROKER_PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -201,22 +234,32 @@ EOF
 java_common_opts() {
   JAVA_OPTS=(-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
     -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true
-    "-Dkafka.logs.dir=$LOGS_DIR" "-Dlog4j.configuration=file:$LOG4J_FILE"
+    "-Dkafka.logs.dir=$LOGS_DIR" "$LOG4J_OPT"
     -cp "$LIBS_DIR/*")
 }
 
 format_storage() {
+  # The quorum's endpoints are part of 4.x's formatted storage: reformat when the ports changed.
+  local want="$VERSION controller=$HOST:$CONTROLLER_PORT"
   if [[ -f "$DATA_DIR/meta.properties" ]]; then
-    return 0 # already formatted: reuse it (StorageTool --ignore-formatted would skip it anyway)
+    if [[ "$(cat "$FORMAT_MARKER" 2>/dev/null || true)" == "$want" ]]; then
+      return 0 # already formatted for this version and these ports: reuse it
+    fi
+    log "storage ${DATA_DIR#"$REPO_ROOT"/} was formatted for other ports; formatting it anew (its topics are dropped)"
+    rm -rf "$DATA_DIR"
+    mkdir -p "$DATA_DIR"
   fi
-  log "formatting storage (cluster id $CLUSTER_ID)"
+  log "formatting storage for Kafka $VERSION (cluster id $CLUSTER_ID)"
   java_common_opts
+  local -a quorum=()
+  ((MAJOR >= 4)) && quorum=(--standalone)
   if ! java -Xms64m -Xmx256m "${JAVA_OPTS[@]}" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$PROPS_FILE" \
-      --ignore-formatted </dev/null >"$LOGS_DIR/storage-format.log" 2>&1 9>&-; then
+      "${quorum[@]}" --ignore-formatted </dev/null >"$LOGS_DIR/storage-format.log" 2>&1 9>&-; then
     err "storage format failed:"
     cat "$LOGS_DIR/storage-format.log" >&2 || true
     return 1
   fi
+  printf '%s\n' "$want" >"$FORMAT_MARKER"
 }
 
 launch() {
@@ -283,6 +326,17 @@ wait_ready() {
   readiness_check "$left"
 }
 
+# Does the running broker PID use this version's jars and the asked ports (its server.properties is not yet rewritten)?
+runs_as_asked() {
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *" $LIBS_DIR/* "* ]] || return 1
+  grep -qxF "listeners=PLAINTEXT://$HOST:$BROKER_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT" "$PROPS_FILE" 2>/dev/null
+}
+
+# For tests that assert which broker they ran on (test/kafka/kafka4-compat.test.ts): "<version> <host:port>".
+record_version() { printf '%s %s\n' "$VERSION" "$HOST:$BROKER_PORT" >"$VERSION_FILE"; }
+
 cmd_start() {
   mkdir -p "$KAFKA_DIR" "$LOGS_DIR" "$DATA_DIR"
   # Serialise concurrent start/stop calls from this checkout.
@@ -293,10 +347,17 @@ cmd_start() {
   fi
 
   local pid
-  if pid="$(find_pid)"; then
+  if pid="$(find_pid)" && ! runs_as_asked "$pid"; then
+    log "broker of this checkout (pid $pid) runs another Kafka version or other ports; restarting it as $VERSION on $HOST:$BROKER_PORT"
+    stop_pid "$pid" || { err "could not stop pid $pid"; exit 1; }
+    rm -f "$PID_FILE" "$VERSION_FILE"
+    pid=""
+  fi
+  if [[ -n "$pid" ]]; then
     printf '%s\n' "$pid" >"$PID_FILE"
     log "broker already running (pid $pid); checking readiness"
     if wait_ready "$pid" "$START_TIMEOUT"; then
+      record_version
       exit 0
     fi
     print_log_tail
@@ -306,7 +367,8 @@ cmd_start() {
   clean_stale_pid_file
 
   if port_open "$BROKER_PORT"; then
-    # Something else answers on 9092 (another checkout's broker?). Accept it only if it is healthy.
+    # Something else answers on the port (another checkout's broker?). Accept it only if it is healthy.
+    rm -f "$VERSION_FILE" # not ours: its version is unknown here
     log "a broker not started from this checkout answers on $HOST:$BROKER_PORT; checking readiness"
     if readiness_check 30; then
       exit 0
@@ -320,6 +382,11 @@ cmd_start() {
   fi
 
   command -v java >/dev/null || { err "java is required"; exit 1; }
+  # Layout before versioned directories (one libs/ and data/ for 3.9): nothing runs from them any more.
+  if [[ -d "$KAFKA_DIR/libs" || -d "$KAFKA_DIR/data" ]]; then
+    log "removing the unversioned .kafka/libs and .kafka/data of an older scripts/kafka.sh"
+    rm -rf "$KAFKA_DIR/libs" "$KAFKA_DIR/data"
+  fi
   local t0
   t0=$(date +%s)
   fetch_jars
@@ -330,7 +397,8 @@ cmd_start() {
   LAUNCHED_PID=""
   launch
   if wait_ready "$LAUNCHED_PID" "$START_TIMEOUT"; then
-    log "broker ready (pid $LAUNCHED_PID) in $(($(date +%s) - t0))s"
+    record_version
+    log "broker (Kafka $VERSION) ready (pid $LAUNCHED_PID) in $(($(date +%s) - t0))s"
     exit 0
   fi
   err "broker did not become ready (timeout ${START_TIMEOUT}s, KAFKA_START_TIMEOUT)"
@@ -379,7 +447,7 @@ cmd_stop() {
   local t0
   t0=$(date +%s)
   if stop_pid "$pid"; then
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$VERSION_FILE"
     log "stopped in $(($(date +%s) - t0))s"
     exit 0
   fi
@@ -391,7 +459,7 @@ cmd_status() {
   local pid
   if pid="$(find_pid)"; then
     if port_open "$BROKER_PORT"; then
-      echo "running (pid $pid, $HOST:$BROKER_PORT answers)"
+      echo "running (pid $pid, $HOST:$BROKER_PORT answers; $(cat "$VERSION_FILE" 2>/dev/null || echo "version unknown"))"
     else
       echo "running (pid $pid, $HOST:$BROKER_PORT not answering yet)"
     fi

@@ -6,7 +6,7 @@ import { IngestRepository } from '@badges/store';
 import { Client, Notification } from 'pg';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { AppModule } from '../../apps/badge-service/src/app.module';
 import { AuditStatsService } from '../../apps/badge-service/src/audit/audit-stats.service';
 import { CONSUMER_LAG } from '../../apps/badge-service/src/audit/consumer-lag';

@@ -1,5 +1,5 @@
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { AuditApp, startAuditApp } from './audit-app';
 
 jest.setTimeout(120_000);

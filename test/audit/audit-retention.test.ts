@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { AuditRetentionService } from '../../apps/badge-service/src/audit/audit-retention.service';
 import { Clock } from '../../apps/badge-service/src/common/clock';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(60_000);
 

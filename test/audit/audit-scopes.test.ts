@@ -6,7 +6,7 @@ import { IngestRepository } from '@badges/store';
 import { createHash } from 'node:crypto';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { AuditApp, startAuditApp } from './audit-app';
 
 jest.setTimeout(60_000);

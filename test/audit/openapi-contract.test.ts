@@ -9,7 +9,8 @@ import { AUDIT_KINDS, BADGE_STATUSES, IngestRepository, RejectedEvent, USER_ID_T
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
 import { deleteTopics, uniqueName, waitFor } from '../support/kafka';
-import { startWatchedService, WatchedProcess } from '../observability/observability-stack';
+import { startWatchedService } from '../observability/observability-stack';
+import type { WatchedProcess } from '../support/service';
 import { AuditApp, startAuditApp, TOKEN } from './audit-app';
 
 jest.setTimeout(120_000);

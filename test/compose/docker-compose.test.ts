@@ -8,7 +8,11 @@ describe('docker-compose.yml', () => {
 
   it('parses and defines Kafka in KRaft mode, Postgres, the emulator and the service', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['emulator', 'kafka', 'postgres', 'service']);
-    expect(compose.services.kafka.image).toMatch(/^apache\/kafka:3\.9\./);
+    // The same Kafka as the local broker (scripts/kafka.sh, version from scripts/kafka/pom.xml).
+    const pom = readFileSync(path.resolve(__dirname, '../../scripts/kafka/pom.xml'), 'utf8');
+    const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)![1];
+    expect(version).toMatch(/^4\./);
+    expect(compose.services.kafka.image).toBe(`apache/kafka:${version}`);
     expect(compose.services.kafka.environment.KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });
 

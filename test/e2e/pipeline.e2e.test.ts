@@ -1,7 +1,9 @@
 import { BadgeEvent, newestPerSource, sumCounts } from '@badges/contracts';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { createTopic, deleteTopics, produce, uniqueName, waitFor } from '../support/kafka';
+import { createTopic, deleteTopics, produce, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { freePort } from '../support/ports';
 import { httpReady, runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
 import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulatorProcess } from '../support/stack';
 
@@ -27,7 +29,7 @@ describe('end to end: events into Kafka, badges out at the emulator', () => {
   });
 
   it('every user badge at the emulator equals the sum of its sources newest counts, whatever the delivery order', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const p = runNode(SERVICE_MAIN, {
       BADGE_ROLES: 'ingest,reconcile',
       KAFKA_TOPIC: topic,

@@ -1,7 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { createTopic, deleteTopics, groupLag, kafka, OutMessage, produce, readTopic, uniqueName, waitFor } from '../support/kafka';
+import { createTopic, deleteTopics, groupLag, kafka, OutMessage, produce, readTopic, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { startService } from '../support/stack';
 
 jest.setTimeout(120_000);

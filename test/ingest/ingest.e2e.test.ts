@@ -1,12 +1,12 @@
 import { counts, event, wire } from '../support/events';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { createTopic, deleteTopics, groupLag, OutMessage, produce, readTopic, uniqueName, waitFor } from '../support/kafka';
+import { createTopic, deleteTopics, groupLag, OutMessage, produce, readTopic, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { freePort } from '../support/ports';
 import { httpReady, runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
 import { BadgeEvent, newestPerSource, sumCounts } from '@badges/contracts';
 
 jest.setTimeout(120_000);
-
-const port = () => 20000 + Math.floor(Math.random() * 20000);
 
 describe('ingest role through the real broker and the real database', () => {
   let db: TestDatabase;
@@ -14,7 +14,7 @@ describe('ingest role through the real broker and the real database', () => {
   const running: RunningProcess[] = [];
 
   const startIngest = async (groupId: string, extra: Record<string, string> = {}, waitReady = true) => {
-    const httpPort = port();
+    const httpPort = await freePort();
     const p = runNode(SERVICE_MAIN, {
       BADGE_ROLES: 'ingest',
       KAFKA_TOPIC: topic,

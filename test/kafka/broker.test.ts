@@ -19,6 +19,7 @@ import {
   type IHeaders,
   type Producer,
 } from 'kafkajs';
+import { waitFor } from '../support/wait';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
 const PARTITIONS = 3;
@@ -40,15 +41,6 @@ interface Received {
   key: string;
   value: string;
   headers: IHeaders;
-}
-
-/** Polls `condition` until it holds or the deadline passes (no fixed sleeps). */
-async function waitFor(condition: () => boolean, description: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 function messagesFor(phase: string, from: number, count: number) {
@@ -203,7 +195,7 @@ describe('kafkajs 2.2.4 against the local Kafka broker', () => {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: eachBatchFor('first') });
 
-      await waitFor(() => received.length >= FIRST_BATCH || commitErrors.length > 0, `${FIRST_BATCH} messages`);
+      await waitFor(`${FIRST_BATCH} messages`, () => received.length >= FIRST_BATCH || commitErrors.length > 0, WAIT_MS, 25);
       expect(commitErrors).toEqual([]);
 
       // Every message exactly once, value and headers intact.
@@ -255,10 +247,7 @@ describe('kafkajs 2.2.4 against the local Kafka broker', () => {
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: eachBatchFor('second') });
 
       const fromSecond = () => received.filter((r) => r.consumer === 'second');
-      await waitFor(
-        () => fromSecond().length >= SECOND_BATCH || commitErrors.length > 0,
-        `${SECOND_BATCH} messages on the second consumer`,
-      );
+      await waitFor(`${SECOND_BATCH} messages on the second consumer`, () => fromSecond().length >= SECOND_BATCH || commitErrors.length > 0, WAIT_MS, 25);
       await waitForCommitted(high, 'the second consumer to commit every partition');
       expect(commitErrors).toEqual([]);
 

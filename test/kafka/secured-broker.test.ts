@@ -13,11 +13,13 @@ import { Partitioners } from 'kafkajs';
 // from a transient close and keeps retrying (readiness shows "Connection closed by the server").
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { uniqueName, waitFor } from '../support/kafka';
+import { uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { startSecuredBroker, SecuredBroker } from '../support/secured-kafka';
-import { httpReady, runNode, SERVICE_MAIN } from '../support/service';
-import { APP_ID, AUDIT_TOKEN } from '../support/stack';
-import { freePort, startWatchedEmulator, startWatchedService, WatchedProcess } from '../observability/observability-stack';
+import { httpReady, runNode, SERVICE_MAIN, WatchedProcess } from '../support/service';
+import { APP_ID, AUDIT_TOKEN, startWatchedEmulator } from '../support/stack';
+import { startWatchedService } from '../observability/observability-stack';
+import { freePort } from '../support/ports';
 
 jest.setTimeout(180_000);
 

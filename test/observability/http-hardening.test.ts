@@ -1,6 +1,7 @@
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { uniqueName } from '../support/kafka';
-import { startWatchedService, WatchedProcess } from './observability-stack';
+import { WatchedProcess } from '../support/service';
+import { startWatchedService } from './observability-stack';
 
 jest.setTimeout(60_000);
 

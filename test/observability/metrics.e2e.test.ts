@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { BadgeEvent, sumCounts } from '@badges/contracts';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { createTopic, deleteTopics, groupLag, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
-import { Scrape, scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
+import { createTopic, deleteTopics, groupLag, OutMessage, produce, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { Scrape, scrape, startWatchedService } from './observability-stack';
+import { WatchedProcess } from '../support/service';
+import { startWatchedEmulator } from '../support/stack';
 
 jest.setTimeout(90_000);
 

@@ -1,52 +1,7 @@
-import { createServer } from 'node:net';
-import { waitFor } from '../support/kafka';
-import { EMULATOR_MAIN, httpReady, runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
+import { httpReady, runNode, SERVICE_MAIN, watch, WatchedProcess } from '../support/service';
 import { APP_ID } from '../support/stack';
-
-/** A built app run as a process, with every byte it wrote kept (runNode keeps only the tail). */
-export interface WatchedProcess {
-  url: string;
-  process: RunningProcess;
-  /** stdout then stderr, complete. */
-  output(): string;
-  stop(): Promise<number | null>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function watch(p: RunningProcess, url: string): WatchedProcess {
-  // Listeners attached in the tick runNode spawned the child: no chunk is emitted before them.
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  p.child.stdout!.on('data', (d: Buffer) => out.push(d));
-  p.child.stderr!.on('data', (d: Buffer) => err.push(d));
-  return {
-    url,
-    process: p,
-    output: () => `${Buffer.concat(out).toString('utf8')}\n${Buffer.concat(err).toString('utf8')}`,
-    stop: () => p.kill('SIGTERM'),
-  };
-}
-
-/** The Feishu emulator as a process of its own, its output kept. */
-export async function startWatchedEmulator(appSecret: string, env: Record<string, string> = {}): Promise<WatchedProcess> {
-  const port = await freePort();
-  const p = watch(
-    runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP_ID, EMULATOR_APP_SECRET: appSecret, EMULATOR_RATE_LIMIT: '0', ...env }),
-    `http://127.0.0.1:${port}`,
-  );
-  await waitFor('emulator process up', () => httpReady(`${p.url}/_emulator/health`), 30_000, 100);
-  return p;
-}
 
 export interface ServiceOptions {
   databaseUrl: string;

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { createTopic, deleteTopics, OutMessage, produce, uniqueName, waitFor } from '../support/kafka';
-import { runNode, SERVICE_MAIN } from '../support/service';
-import { APP_ID } from '../support/stack';
-import { freePort, scrape, startWatchedEmulator, startWatchedService, WatchedProcess } from './observability-stack';
+import { createTopic, deleteTopics, OutMessage, produce, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { runNode, SERVICE_MAIN, WatchedProcess } from '../support/service';
+import { APP_ID, startWatchedEmulator } from '../support/stack';
+import { freePort } from '../support/ports';
+import { scrape, startWatchedService } from './observability-stack';
 
 jest.setTimeout(90_000);
 

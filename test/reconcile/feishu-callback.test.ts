@@ -3,9 +3,10 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { AUDIT_TOKEN, emulatorJson, startEmulator, startService } from '../support/stack';
-import { freePort, scrape } from '../observability/observability-stack';
+import { scrape } from '../observability/observability-stack';
+import { freePort } from '../support/ports';
 import { EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 
 jest.setTimeout(60_000);

@@ -8,7 +8,7 @@ import { Clock } from '../../apps/badge-service/src/common/clock';
 import { Metrics } from '../../apps/badge-service/src/metrics/metrics.service';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulatorProcess } from '../support/stack';
 
 jest.setTimeout(120_000);

@@ -3,7 +3,7 @@ import { BadgeEvent, newestPerSource } from '@badges/contracts';
 import { IngestRepository } from '@badges/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
 import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulator, startEmulatorProcess, startService } from '../support/stack';
 

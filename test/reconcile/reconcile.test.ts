@@ -4,7 +4,7 @@ import { IngestRepository } from '@badges/store';
 import { EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { emulatorJson, startEmulator, startService } from '../support/stack';
 
 jest.setTimeout(120_000);

@@ -3,7 +3,8 @@ import { BadgeEvent, newestPerSource } from '@badges/contracts';
 import { IngestRepository } from '@badges/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { freePort } from '../support/ports';
 import { emulatorJson, startEmulator, startService } from '../support/stack';
 import { EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 
@@ -25,7 +26,7 @@ describe('store app: app_ticket via the event callback, one token and one budget
   it('takes the ticket at one replica, shares it through Postgres, and pushes every tenant badge', async () => {
     db = await createTestDatabase('storeapp');
     const ingest = new IngestRepository(db.ds);
-    const portA = 20000 + Math.floor(Math.random() * 20000);
+    const portA = await freePort();
     emulator = await startEmulator({
       EMULATOR_STORE_APP_ID: STORE.id,
       EMULATOR_STORE_APP_SECRET: STORE.secret,

@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { freePort } from '../support/ports';
 import { emulatorJson, startEmulator, startService } from '../support/stack';
 import { EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 
@@ -22,7 +23,7 @@ describe('store app: tenants served fairly', () => {
 
   it("a tenant with one due user is pushed while another tenant's 100,000 due users are still waiting", async () => {
     db = await createTestDatabase('fair');
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     emulator = await startEmulator({
       EMULATOR_STORE_APP_ID: STORE.id,
       EMULATOR_STORE_APP_SECRET: STORE.secret,

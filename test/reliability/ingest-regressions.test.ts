@@ -1,5 +1,6 @@
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { createTopic, deleteTopics, groupLag, kafka, uniqueName, waitFor } from '../support/kafka';
+import { createTopic, deleteTopics, groupLag, kafka, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { event, counts, wire } from '../support/events';
 import { publish, Replica, SERVICE_DEFAULTS } from './support/stack';
 

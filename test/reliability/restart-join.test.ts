@@ -1,8 +1,10 @@
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
-import { createTopic, deleteTopics, produce, uniqueName, waitFor } from '../support/kafka';
+import { createTopic, deleteTopics, produce, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import { startEmulatorProcess } from '../support/stack';
-import { freePort, Replica, SERVICE_DEFAULTS } from './support/stack';
+import { freePort } from '../support/ports';
+import { Replica, SERVICE_DEFAULTS } from './support/stack';
 
 jest.setTimeout(150_000);
 

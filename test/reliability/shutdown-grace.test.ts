@@ -1,8 +1,11 @@
 import { IngestRepository } from '@badges/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
-import { uniqueName, waitFor } from '../support/kafka';
-import { startWatchedEmulator, startWatchedService, WatchedProcess } from '../observability/observability-stack';
+import { uniqueName } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { startWatchedService } from '../observability/observability-stack';
+import { WatchedProcess } from '../support/service';
+import { startWatchedEmulator } from '../support/stack';
 
 jest.setTimeout(60_000);
 

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { waitFor } from './wait';
+
+// Kept for imports written before test/support/wait.ts.
+export { waitFor };
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 export const kafka = new Kafka({ clientId: 'badge-tests', brokers: BROKERS, logLevel: logLevel.NOTHING });
@@ -82,22 +86,5 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
     return seen;
   } finally {
     await consumer.disconnect();
-  }
-}
-
-/** Polls a condition until it holds or the deadline passes; the failure names what was awaited. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

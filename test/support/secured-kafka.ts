@@ -4,13 +4,13 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from '../observability/observability-stack';
-import { waitFor } from './kafka';
+import { freePort } from './ports';
+import { waitFor } from './wait';
 import { ROOT } from './service';
 
 /**
  * A second Apache Kafka broker for one test file, from the jars scripts/kafka.sh fetched (KAFKA_LIBS_DIR, else
- * <repo>/.kafka/libs): KRaft combined mode on ports of its own, one SASL_SSL listener with SCRAM-SHA-512, a CA and a
+ * <repo>/.kafka/libs-<KAFKA_VERSION or the default>; a static controller quorum, which 3.9 and 4.x both accept): KRaft combined mode on ports of its own, one SASL_SSL listener with SCRAM-SHA-512, a CA and a
  * broker certificate (SAN IP:127.0.0.1) and a client certificate the broker requires (mutual TLS), made with openssl in a temporary directory that stop() removes.
  */
 export interface SecuredBroker {
@@ -33,12 +33,20 @@ export interface SecuredBroker {
 
 const HOST = '127.0.0.1';
 
-export function kafkaLibsDir(): string {
-  const dir = process.env.KAFKA_LIBS_DIR ?? path.join(ROOT, '.kafka/libs');
-  if (!existsSync(dir) || !readdirSync(dir).some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) {
+/** The Kafka version scripts/kafka.sh runs: KAFKA_VERSION, else the `<kafka.version>` of scripts/kafka/pom.xml. */
+export function kafkaVersion(): string {
+  const pom = readFileSync(path.join(ROOT, 'scripts/kafka/pom.xml'), 'utf8');
+  return process.env.KAFKA_VERSION || /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)![1];
+}
+
+/** The jars scripts/kafka.sh fetched for that version (KAFKA_LIBS_DIR overrides), and their Kafka major version. */
+export function kafkaLibsDir(): { dir: string; major: number } {
+  const dir = process.env.KAFKA_LIBS_DIR ?? path.join(ROOT, `.kafka/libs-${kafkaVersion()}`);
+  const jar = existsSync(dir) ? readdirSync(dir).map((f) => /^kafka_2\.13-(\d+)\..*\.jar$/.exec(f)).find(Boolean) : undefined;
+  if (!jar) {
     throw new Error(`no Kafka jars in ${dir}: run npm run kafka:start once (it fetches them), or set KAFKA_LIBS_DIR`);
   }
-  return dir;
+  return { dir, major: Number(jar[1]) };
 }
 
 function openssl(dir: string, args: string[]): void {
@@ -53,7 +61,7 @@ function makeCa(dir: string, name: string): void {
 }
 
 export async function startSecuredBroker(): Promise<SecuredBroker> {
-  const libs = kafkaLibsDir();
+  const { dir: libs, major } = kafkaLibsDir();
   const dir = mkdtempSync(path.join(tmpdir(), 'badge-secured-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
   const username = 'badge-svc';
@@ -110,7 +118,9 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
   );
 
   const javaOpts = ['-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', `-Dkafka.logs.dir=${logs}`,
-    `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts/kafka/log4j.properties')}`, '-cp', `${libs}/*`];
+    // Kafka 4 logs through log4j2 (KIP-653), 3.x through log4j 1; the same quiet files either way.
+    major >= 4 ? `-Dlog4j2.configurationFile=${path.join(ROOT, 'scripts/kafka/log4j2.xml')}` : `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts/kafka/log4j.properties')}`,
+    '-cp', `${libs}/*`];
   const clusterId = randomBytes(16).toString('base64url');
   execFileSync('java', ['-Xmx256m', ...javaOpts, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted',
     '--add-scram', `SCRAM-SHA-512=[name=broker,password=${brokerPassword}]`,

@@ -4,8 +4,9 @@ import { loadConfig } from '@badges/config';
 import { AppModule } from '../../apps/badge-service/src/app.module';
 import { createEmulatorApp, EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 import { parseEmulatorConfig } from '../../apps/feishu-emulator/src/config/emulator.config';
-import { waitFor } from './kafka';
-import { EMULATOR_MAIN, httpReady, runNode } from './service';
+import { freePort } from './ports';
+import { waitFor } from './wait';
+import { EMULATOR_MAIN, httpReady, kafkaBrokersEnv, runNode, watch, WatchedProcess } from './service';
 
 export const APP_ID = 'cli_test_app';
 export const APP_SECRET = 'test-app-secret-value-42';
@@ -35,6 +36,7 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
     FEISHU_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
     HTTP_PORT: '0',
+    ...kafkaBrokersEnv(),
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
@@ -44,19 +46,21 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
   return app;
 }
 
+/** The Feishu emulator as a process of its own, its output kept. */
+export async function startWatchedEmulator(appSecret: string, env: Record<string, string> = {}): Promise<WatchedProcess> {
+  const port = await freePort();
+  const p = watch(
+    runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP_ID, EMULATOR_APP_SECRET: appSecret, EMULATOR_RATE_LIMIT: '0', ...env }),
+    `http://127.0.0.1:${port}`,
+  );
+  await waitFor('emulator process up', () => httpReady(`${p.url}/_emulator/health`), 30_000, 100);
+  return p;
+}
+
 /** The emulator as a process of its own, for tests whose timing must not share an event loop with the service. */
 export async function startEmulatorProcess(env: Record<string, string> = {}): Promise<{ url: string; close(): Promise<void> }> {
-  const port = 30000 + Math.floor(Math.random() * 20000);
-  const p = runNode(EMULATOR_MAIN, {
-    EMULATOR_PORT: String(port),
-    EMULATOR_APP_ID: APP_ID,
-    EMULATOR_APP_SECRET: APP_SECRET,
-    EMULATOR_RATE_LIMIT: '0',
-    ...env,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('emulator process up', () => httpReady(`${url}/_emulator/health`), 30_000, 100);
-  return { url, close: async () => void (await p.kill('SIGTERM')) };
+  const p = await startWatchedEmulator(APP_SECRET, env);
+  return { url: p.url, close: async () => void (await p.stop()) };
 }
 
 export async function emulatorJson<T = any>(emulator: { url: string }, path: string, init?: RequestInit): Promise<T> {

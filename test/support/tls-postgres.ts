@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../observability/observability-stack';
+import { freePort } from './ports';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 

@@ -1,6 +1,7 @@
 import { parseEmulatorConfig, type EmulatorConfig } from '../../../apps/feishu-emulator/src/config/emulator.config';
 import { createEmulatorApp, type EmulatorHandle } from '../../../apps/feishu-emulator/src/emulator.app';
 import type { EmulatorOverrides } from '../../../apps/feishu-emulator/src/emulator.module';
+import { waitFor as sharedWaitFor } from '../../support/wait';
 
 export const BADGE_PATH = '/open-apis/application/v6/app_badge/set';
 export const TOKEN_PATH = '/open-apis/auth/v3/tenant_access_token/internal';
@@ -73,19 +74,9 @@ export async function startEmulator(env: Record<string, string> = {}, overrides:
   return emulator;
 }
 
-/** Polls until `probe` returns something other than undefined/false, or fails after the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** The shared waitFor (test/support/wait.ts) with this harness's pace: a fake clock's world moves in milliseconds. */
+export function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 5000) {
+  return sharedWaitFor(what, probe, timeoutMs, 10);
 }
 
 /** Status, code, log id header and Feishu's error envelope, all at once. */

@@ -2,7 +2,8 @@ import { Counts } from '@badges/contracts';
 import { groupLag, kafka, OutMessage, readTopic } from '../../support/kafka';
 import { httpReady } from '../../support/service';
 import { HOSTILE_ID_HEADER, hostileMessages } from './hostile';
-import { publish, Replica, restartKafka, restartPostgres, SEED, sleep, SOAK, Stack, until } from './stack';
+import { until } from '../../support/wait';
+import { publish, Replica, restartKafka, restartPostgres, SEED, sleep, SOAK, Stack } from './stack';
 import { Rng, rng, Traffic, TrafficUser, userKey } from './traffic';
 
 export interface FaultContext {

@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { createTestDatabase, dropDatabase } from '../../support/database';
 import { BROKERS, createTopic, deleteTopics, OutMessage, uniqueName } from '../../support/kafka';
 import { EMULATOR_MAIN, httpReady, ROOT, runNode, RunningProcess, SERVICE_MAIN } from '../../support/service';
+import { freePort } from '../../support/ports';
 import { APP_ID, APP_SECRET, AUDIT_TOKEN } from '../../support/stack';
+import { until } from '../../support/wait';
 
 const exec = promisify(execFile);
 
@@ -17,18 +18,6 @@ export const SOAK = process.env.RELIABILITY_SOAK === '1';
 export const SEED = Number(process.env.RELIABILITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The service settings every scenario shares: short session timeout and lease, so recovery is quick. */
 export const SERVICE_DEFAULTS: Record<string, string> = {
@@ -89,22 +78,6 @@ export class Replica {
   async kill(signal: NodeJS.Signals): Promise<number | null> {
     this.stopping = true;
     return this.proc ? this.proc.kill(signal) : null;
-  }
-}
-
-/** Polls like waitFor, but gives up at once when `stillWorthIt` says the awaited thing cannot happen any more. */
-export async function until(what: string, check: () => Promise<unknown> | unknown, timeoutMs: number, everyMs: number, stillWorthIt: () => boolean = () => true): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e instanceof Error ? e.message : String(e);
-    }
-    if (!stillWorthIt()) throw new Error(`gave up waiting for ${what}: it can no longer happen`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last: ${last})` : ''}`);
-    await sleep(everyMs);
   }
 }
 
