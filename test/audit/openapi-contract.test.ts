@@ -363,6 +363,18 @@ describe('the OpenAPI document is the contract of every /v1 answer', () => {
         { label: 'no read scope', path: '/v1/stats', token: RESYNCER },
       ],
     },
+    'DELETE /v1/sources/{source}': {
+      method: 'DELETE',
+      calls: () => [
+        { label: 'a source nobody holds', path: '/v1/sources/unused' },
+        { label: 'from one tenant', path: '/v1/sources/legacy-feed?tenantKey=t1' },
+        { label: 'a restricted token naming its tenant', path: '/v1/sources/unused?tenantKey=t1', token: TENANT_T1 },
+        { label: 'a restricted token naming no tenant', path: '/v1/sources/unused', token: TENANT_T1 },
+        { label: 'a malformed source', path: '/v1/sources/Not%20A%20Source' },
+        { label: 'no token', path: '/v1/sources/unused', token: null },
+        { label: 'no resync scope', path: '/v1/sources/unused', token: VIEWER },
+      ],
+    },
     'GET /v1/stats/series': {
       method: 'GET',
       calls: () => [
@@ -400,6 +412,10 @@ describe('the OpenAPI document is the contract of every /v1 answer', () => {
     await call('GET', { label: 'ingest and api: consumer lag, no app_ticket yet', path: '/v1/stats', app: 'ingest' });
     await q(`INSERT INTO feishu_app_ticket (app_id, ticket) VALUES ('cli_test_app', 'ticket-1')`);
     await call('GET', { label: 'a store app with its app_ticket', path: '/v1/stats', app: 'ingest' });
+    // Shadow mode, as the database holds it: the push rate the workload would need.
+    await q(`UPDATE service_mode SET mode = 'shadow'`);
+    await call('GET', { label: 'shadow mode', path: '/v1/stats' });
+    await q(`UPDATE service_mode SET mode = 'live'`);
     // A trail before its first maintenance pass has no day partition, so how far back it is complete is unknown: the
     // day partitions set aside (detached, last, as nothing reads them after this).
     const days: { name: string }[] = await q(`
