@@ -216,7 +216,58 @@ async function growth() {
   results.push(`growth: ${out.join(' | ')}`);
 }
 
-const all = { engine, quota, coalescing, latency, growth };
+/**
+ * Priority lanes: live changes (one user every 200 ms, written as ingest writes them) pushed while a bulk backlog of
+ * BENCH_LANES_BULK users is pending under Q = 50/s, against the same live pattern on an idle system first.
+ * Latency is the database's own: desired change stored → Feishu accepted (applied_at - desired_changed_at).
+ */
+async function lanes() {
+  const Q = 50;
+  const BULK = Number(process.env.BENCH_LANES_BULK ?? 100_000);
+  const LIVE = Number(process.env.BENCH_LANES_LIVE ?? 150);
+  const { IngestRepository } = dist('libs/store/src/index.js');
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
+  const db = await database(id());
+  const ingest = new IngestRepository(db.ds);
+  const change = (userId) => ingest.applyBatch([{ eventId: `e-${userId}`, userId, userIdType: 'open_id', tenantKey: '', source: 'inbox', sequence: 1, counts: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 1, gadget: 0 } }, occurredAt: new Date() }], []);
+  const applied = (prefix) => db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE user_id LIKE $1 AND applied_at IS NOT NULL AND desired_revision = pushed_revision`, [`${prefix}%`]).then((r) => r[0].n);
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: String(Q) });
+  await change('ou_probe');
+  await until('service pushing', async () => (await applied('ou_probe')) === 1, 60_000, 50);
+  const round = async (prefix) => {
+    for (let i = 0; i < LIVE; i++) {
+      const at = Date.now();
+      await change(`${prefix}${i}`);
+      await sleep(Math.max(0, at + 200 - Date.now()));
+    }
+    await until(`${prefix} applied`, async () => (await applied(prefix)) === LIVE, 120_000, 50);
+    const ms = (await db.ds.query(`SELECT (extract(epoch FROM applied_at - desired_changed_at) * 1000)::float8 AS ms FROM badge_state WHERE user_id LIKE $1`, [`${prefix}%`])).map((r) => r.ms).sort((a, b) => a - b);
+    const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+    return { p50: q(0.5), p99: q(0.99), max: ms.at(-1) };
+  };
+  const idle = await round('ou_idle_');
+  // The bulk backlog (as a snapshot or the switch from shadow to live leaves it): dirty, never pushed, bulk lane.
+  await db.ds.query(`
+    INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_pc_web_app, desired_revision, pushed_revision, status, lane)
+    SELECT '', 'open_id', 'ou_bulk' || g, 1 + g % 7, 1, 0, 'pending', 1 FROM generate_series(1, $1) g`, [BULK]);
+  await db.ds.query('ANALYZE badge_state');
+  const pushes = () => db.ds.query(`SELECT count(*)::int n FROM badge_audit WHERE kind = 'push' AND outcome = 'applied'`).then((r) => r[0].n);
+  const p0 = await pushes();
+  const t0 = Date.now();
+  const loaded = await round('ou_live_');
+  const rate = ((await pushes()) - p0) / ((Date.now() - t0) / 1000);
+  const left = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE user_id LIKE 'ou_bulk%' AND desired_revision > pushed_revision`))[0].n;
+  const s = await emu.stats();
+  const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
+  await svc.stop(); await emu.stop(); await db.drop();
+  results.push(
+    `lanes, Q=${Q}/s: live change → applied, ${LIVE} users at 5/s, idle p50 ${fmt(idle.p50)} ms p99 ${fmt(idle.p99)} ms max ${fmt(idle.max)} ms; ` +
+      `with ${fmt(BULK)} bulk users pending p50 ${fmt(loaded.p50)} ms p99 ${fmt(loaded.p99)} ms max ${fmt(loaded.max)} ms (p99 ratio ${fmt(loaded.p99 / idle.p99, 2)}; target ≤ 2); ` +
+      `all pushes meanwhile ${fmt(rate, 2)}/s = ${fmt(rate / Q, 3)} × Q (target ≥ 0.95), ${fmt(left)} bulk still pending; 429 answers: ${limited}`,
+  );
+}
+
+const all = { engine, quota, coalescing, latency, growth, lanes };
 for (const [name, fn] of Object.entries(all)) if (!only || only === name) await fn();
 console.log(`\nreconcile benchmarks (command: npm run build && node bench/reconcile.bench.mjs${only ? ` ${only}` : ''})\n  ${results.join('\n  ')}`);
 process.exit(0);
