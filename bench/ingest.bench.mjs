@@ -68,13 +68,41 @@ async function perMessageBaseline() {
   return { applied: done, secs, rate: done / secs };
 }
 
+/** `npm run snapshot` on a file of the same events (one per line), into a fresh database: lines per second. */
+async function snapshotLoad() {
+  const { mkdtempSync, createWriteStream, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = (await import('node:path')).default;
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-snapshot-'));
+  const file = path.join(dir, 'events.ndjson');
+  const out = createWriteStream(file);
+  for (const e of generateEvents(EVENTS, USERS, SOURCES)) if (!out.write(`${e.value}\n`)) await new Promise((r) => out.once('drain', r));
+  await new Promise((r) => out.end(r));
+  const db = `bench_snap_${id()}`;
+  const started = Date.now();
+  const main = path.join(path.dirname(SERVICE_MAIN), 'snapshot.js');
+  const child = spawn(process.execPath, [main, '--file', file], { env: { PATH: process.env.PATH, DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const code = await new Promise((r) => child.once('exit', r));
+  const secs = (Date.now() - started) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  await dropDatabase(db);
+  if (code !== 0) throw new Error(`snapshot exited ${code}: ${stdout}`);
+  return { lines: EVENTS, secs, rate: EVENTS / secs, summary: stdout.trim() };
+}
+
 const a = await ingestRole();
 const b = await perMessageBaseline();
+const c = process.env.BENCH_SNAPSHOT === '0' ? null : await snapshotLoad();
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(`
 ingest benchmark  (command: npm run build && node bench/ingest.bench.mjs)
   events produced          ${fmt(a.produced)}  (${USERS} users × ${SOURCES} sources, skewed keys, ${PARTITIONS} partitions; produced in ${a.produceSecs.toFixed(1)} s)
   ingest role (eachBatch)  ${fmt(a.applied)} events in ${a.secs.toFixed(1)} s = ${fmt(a.rate)} events/s   peak RSS ${a.rss} MB
   per-message baseline     ${fmt(b.applied)} events in ${b.secs.toFixed(1)} s = ${fmt(b.rate)} events/s
-  ratio                    ${(a.rate / b.rate).toFixed(1)} ×`);
+  ratio                    ${(a.rate / b.rate).toFixed(1)} ×${c === null ? '' : `
+  snapshot loader          ${fmt(c.lines)} lines in ${c.secs.toFixed(1)} s = ${fmt(c.rate)} lines/s (process start and migrations included) = ${(c.rate / a.rate).toFixed(2)} × the ingest role
+                           ${c.summary}`}`);
 process.exit(0);
