@@ -85,4 +85,11 @@ describe('IngestRepository on the real Postgres', () => {
     await Promise.all(batches);
     expect((await desired('u6')).desired_pc_web_app).toBe(20);
   });
+
+  it("commits three concurrent batches of 5,000 distinct users each (each user's lock held to commit; the server's lock table is shared)", async () => {
+    const batch = (b: number) => apply(Array.from({ length: 5000 }, (_, i) => event(`lt${b}_${i}`, 'boot', 1, counts(1))));
+    await Promise.all([batch(1), batch(2), batch(3)]);
+    const [{ n }] = await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE user_id LIKE 'lt%' AND desired_pc_web_app = 1`);
+    expect(n).toBe(15000);
+  });
 });

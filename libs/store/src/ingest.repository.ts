@@ -238,7 +238,37 @@ export interface IngestRepositoryOptions {
   maxSourcesPerUser: number;
 }
 
-const RETRYABLE = new Set(['40P01', '40001']);
+/** Deadlock, serialization failure, and the shared lock table full (53200): a transaction of its own again. */
+const RETRYABLE = new Set(['40P01', '40001', '53200']);
+
+/**
+ * Users per transaction, each holding one advisory lock until commit. The locks share the server's lock table
+ * (max_locks_per_transaction × max_connections, 6,400 by default) with every other session, so a batch of
+ * thousands of distinct users in one transaction (three partitions at once, a snapshot beside them) fills it:
+ * "out of shared memory". 500 a transaction keeps a dozen concurrent ones within the default.
+ */
+export const MAX_USERS_PER_TRANSACTION = 500;
+
+/** Whether a failed transaction may simply be run again (see RETRYABLE). */
+export const isRetryable = (e: unknown): boolean => RETRYABLE.has((e as { code?: string } | null)?.code ?? '');
+
+const userKey = (e: { tenantKey: string; userIdType: string; userId: string }) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`;
+
+/** Splits events into groups of at most `max` users, each user's events in one group. */
+export function groupByUsers<T extends { tenantKey: string; userIdType: string; userId: string }>(events: readonly T[], max: number): T[][] {
+  const slot = new Map<string, number>();
+  const groups: T[][] = [];
+  for (const e of events) {
+    const k = userKey(e);
+    let g = slot.get(k);
+    if (g === undefined) {
+      g = groups.length === 0 || slot.size >= groups.length * max ? groups.push([]) - 1 : groups.length - 1;
+      slot.set(k, g);
+    }
+    groups[g].push(e);
+  }
+  return groups;
+}
 
 export class IngestRepository {
   constructor(
@@ -256,6 +286,30 @@ export class IngestRepository {
     rejected: readonly RejectedEvent[] = [],
   ): Promise<IngestOutcome> {
     if (newest.length === 0 && superseded.length === 0 && rejected.length === 0) return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
+    // At most MAX_USERS_PER_TRANSACTION users a transaction. The caller commits its offsets after all of them, and
+    // applying is idempotent (a replay is stale), so a crash between two of them loses nothing.
+    const tagged = [...newest.map((e) => ({ e, newest: true })), ...superseded.map((e) => ({ e, newest: false }))];
+    const groups = groupByUsers(
+      tagged.map((t) => ({ ...t, tenantKey: t.e.tenantKey, userIdType: t.e.userIdType, userId: t.e.userId })),
+      MAX_USERS_PER_TRANSACTION,
+    );
+    if (groups.length === 0) groups.push([]);
+    const total: IngestOutcome = { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
+    for (const [i, group] of groups.entries()) {
+      const r = await this.applyGroup(
+        group.filter((t) => t.newest).map((t) => t.e),
+        group.filter((t) => !t.newest).map((t) => t.e),
+        i === 0 ? rejected : [],
+      );
+      total.accepted += r.accepted;
+      total.stale += r.stale;
+      total.usersChanged += r.usersChanged;
+      total.refused.push(...r.refused);
+    }
+    return total;
+  }
+
+  private async applyGroup(newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[], rejected: readonly RejectedEvent[]): Promise<IngestOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ds.transaction(async (m) => {
@@ -274,7 +328,7 @@ export class IngestRepository {
           return this.apply(m, newest, superseded);
         });
       } catch (e) {
-        if (attempt >= 5 || !RETRYABLE.has((e as { code?: string }).code ?? '')) throw e;
+        if (attempt >= 5 || !isRetryable(e)) throw e;
       }
     }
   }
@@ -282,7 +336,7 @@ export class IngestRepository {
   private async apply(m: EntityManager, newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
     if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
     const all = [...newest, ...superseded];
-    const userKeys = [...new Set(newest.map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`))];
+    const userKeys = [...new Set(newest.map(userKey))];
     await m.query(LOCK_USERS_SQL, [userKeys]);
     const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(all.length));
     all.forEach((e, i) => {
@@ -325,10 +379,10 @@ export class IngestRepository {
   /**
    * Retires `source` from every user holding it (of `tenantKey` only, when given): each user's share of it is
    * removed, the desired badge recomputed, and the users whose badge changed are pushed at bulk priority. In
-   * batches of `batch` users, each its own transaction under the users' ingest locks, so it never races an event
+   * batches of `batch` users (MAX_USERS_PER_TRANSACTION), each its own transaction under the users' ingest locks, so it never races an event
    * for the same user; an interrupted call is resumed by calling it again. Returns the users it was removed from.
    */
-  async retireSource(source: string, tenantKey: string | null, detail: string, batch = 2000): Promise<{ users: number; usersChanged: number }> {
+  async retireSource(source: string, tenantKey: string | null, detail: string, batch = MAX_USERS_PER_TRANSACTION): Promise<{ users: number; usersChanged: number }> {
     let users = 0;
     let usersChanged = 0;
     for (;;) {

@@ -4,23 +4,26 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DataSource, QueryRunner } from 'typeorm';
-import { NOTIFY_DIRTY_SQL, RECOMPUTE_DESIRED_SQL, sourceCapRule, upsertSourcesSql } from './ingest.repository';
+import { groupByUsers, isRetryable, MAX_USERS_PER_TRANSACTION, NOTIFY_DIRTY_SQL, RECOMPUTE_DESIRED_SQL, sourceCapRule, upsertSourcesSql } from './ingest.repository';
 import { LANES } from './lanes';
 
 /** One session's staging table: lines of the snapshot, COPYed in a chunk at a time, applied, then emptied. */
 export const SNAPSHOT_STAGING_SQL = `
   CREATE TEMP TABLE IF NOT EXISTS snapshot_staging (
-    line bigint, tenant_key text, user_id_type text, user_id text, source text, sequence bigint, event_id text,
+    grp int, line bigint, tenant_key text, user_id_type text, user_id text, source text, sequence bigint, event_id text,
     pc_web_app int, pc_gadget int, mobile_web_app int, mobile_gadget int, occurred_at timestamptz
   )`;
 
 export const SNAPSHOT_COPY_SQL = `COPY snapshot_staging FROM STDIN`;
 
-/** The staged users' ingest locks (the same keys as LOCK_USERS_SQL), so a snapshot never races an event. */
+/**
+ * The ingest locks (the same keys as LOCK_USERS_SQL) of one group of staged users ($1), so a snapshot never races
+ * an event; a group is at most MAX_USERS_PER_TRANSACTION users, as ingest's transactions are.
+ */
 export const SNAPSHOT_LOCK_USERS_SQL = `
   SELECT pg_advisory_xact_lock(h)
   FROM (SELECT DISTINCT hashtextextended(tenant_key || chr(31) || user_id_type || chr(31) || user_id, 0) AS h
-        FROM snapshot_staging ORDER BY 1) locks`;
+        FROM snapshot_staging WHERE grp = $1 ORDER BY 1) locks`;
 
 /**
  * Ingest's own statement (upsertSourcesSql: newest sequence wins, the sources cap, changes audited), reading the
@@ -32,7 +35,7 @@ export const SNAPSHOT_APPLY_SQL = upsertSourcesSql({
            user_id COLLATE "C" AS user_id, source COLLATE "C" AS source, sequence, event_id,
            pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at,
            row_number() OVER (PARTITION BY tenant_key, user_id_type, user_id, source ORDER BY sequence DESC, line DESC) = 1 AS newest
-    FROM snapshot_staging`,
+    FROM snapshot_staging WHERE grp = $3`,
   cap: '$1',
   capDetail: '$2',
   auditStale: false,
@@ -56,11 +59,11 @@ export interface ChunkOutcome {
 const field = (v: string | number | null): string =>
   v === null ? '\\N' : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
-function copyText(lines: readonly SnapshotLine[]): string {
+function copyText(groups: readonly SnapshotLine[][]): string {
   let out = '';
-  for (const { line, event: e } of lines) {
+  for (const [grp, lines] of groups.entries()) for (const { line, event: e } of lines) {
     const c = e.counts;
-    out += [line, e.tenantKey, e.userIdType, e.userId, e.source, e.sequence, e.eventId, c.pc.web_app, c.pc.gadget, c.mobile.web_app, c.mobile.gadget, e.occurredAt.toISOString()].map(field).join('\t') + '\n';
+    out += [grp, line, e.tenantKey, e.userIdType, e.userId, e.source, e.sequence, e.eventId, c.pc.web_app, c.pc.gadget, c.mobile.web_app, c.mobile.gadget, e.occurredAt.toISOString()].map(field).join('\t') + '\n';
   }
   return out;
 }
@@ -91,34 +94,42 @@ export class SnapshotRepository {
     if (!client) throw new Error('SnapshotRepository.open() first');
     if (lines.length === 0) return { applied: 0, usersChanged: 0, refused: [] };
     await client.query('TRUNCATE snapshot_staging');
-    await pipeline(Readable.from([copyText(lines)]), client.query(copyFrom(SNAPSHOT_COPY_SQL)));
-    await client.query('BEGIN');
-    try {
-      await client.query(SNAPSHOT_LOCK_USERS_SQL);
-      const max = this.options.maxSourcesPerUser;
-      const { rows } = await client.query(SNAPSHOT_APPLY_SQL, [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`]);
-      const changed = rows.filter((r) => r.outcome === 'changed');
-      let usersChanged = 0;
-      if (changed.length > 0) {
-        const r = await client.query(RECOMPUTE_DESIRED_SQL, [
-          changed.map((x) => x.tenant_key),
-          changed.map((x) => x.user_id_type),
-          changed.map((x) => x.user_id),
-          changed.map(() => LANES.bulk),
-        ]);
-        usersChanged = r.rowCount ?? 0;
-        if (usersChanged > 0) await client.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
+    // One COPY for the chunk; then a transaction per group of at most MAX_USERS_PER_TRANSACTION users.
+    const groups = groupByUsers(lines.map((l) => ({ ...l, tenantKey: l.event.tenantKey, userIdType: l.event.userIdType, userId: l.event.userId })), MAX_USERS_PER_TRANSACTION);
+    await pipeline(Readable.from([copyText(groups)]), client.query(copyFrom(SNAPSHOT_COPY_SQL)));
+    const max = this.options.maxSourcesPerUser;
+    const outcome: ChunkOutcome = { applied: 0, usersChanged: 0, refused: [] };
+    for (let grp = 0, attempt = 1; grp < groups.length; ) {
+      await client.query('BEGIN');
+      try {
+        await client.query(SNAPSHOT_LOCK_USERS_SQL, [grp]);
+        const { rows } = await client.query(SNAPSHOT_APPLY_SQL, [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`, grp]);
+        const changed = rows.filter((r) => r.outcome === 'changed');
+        if (changed.length > 0) {
+          const r = await client.query(RECOMPUTE_DESIRED_SQL, [
+            changed.map((x) => x.tenant_key),
+            changed.map((x) => x.user_id_type),
+            changed.map((x) => x.user_id),
+            changed.map(() => LANES.bulk),
+          ]);
+          const n = r.rowCount ?? 0;
+          outcome.usersChanged += n;
+          if (n > 0) await client.query(NOTIFY_DIRTY_SQL, [String(n)]);
+        }
+        await client.query('COMMIT');
+        outcome.applied += changed.reduce((n, r) => n + r.accepted, 0);
+        const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}\u001f${r.source}`));
+        for (const { line, event: e } of groups[grp]) {
+          if (refusedKeys.has(`${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}\u001f${e.source}`)) outcome.refused.push({ line, reason: `source: ${sourceCapRule(max)}` });
+        }
+        grp++;
+        attempt = 1;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (attempt++ >= 5 || !isRetryable(e)) throw e;
       }
-      await client.query('COMMIT');
-      const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}\u001f${r.source}`));
-      const refused = lines
-        .filter(({ event: e }) => refusedKeys.has(`${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}\u001f${e.source}`))
-        .map(({ line }) => ({ line, reason: `source: ${sourceCapRule(max)}` }));
-      return { applied: changed.reduce((n, r) => n + r.accepted, 0), usersChanged, refused };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
     }
+    return outcome;
   }
 
   async close(): Promise<void> {
