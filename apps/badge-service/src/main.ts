@@ -8,6 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ReadinessRegistry } from './health/readiness.registry';
 import { configureHttp } from './http-hardening';
+import { startIngestMicroservice } from './ingest/ingest.microservice';
 
 function configOrExit(): AppConfig {
   try {
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
   app.useLogger(app.get(Logger));
   configureHttp(app, config);
   drainOnSignals(app, config);
+  if (config.roles.has('ingest')) await startIngestMicroservice(app);
   await app.listen(config.http.port, config.http.host);
   app.get(Logger).log({ port: config.http.port, roles: [...config.roles] }, 'badge-reconciler started');
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@badges/config';
 import { storableText } from '@badges/contracts';
 import { Producer } from 'kafkajs';
+import { KAFKA_PRODUCER } from '../kafka/kafka.tokens';
 import { DeadLetter, DLQ_HEADERS } from './ingest.types';
 
 /**
@@ -10,20 +11,19 @@ import { DeadLetter, DLQ_HEADERS } from './ingest.types';
  */
 const MAX_SEND_BYTES = 512 * 1024;
 
-/** Sends refused messages to `<topic>.dlq` with the original key, value and headers, plus why. */
+/**
+ * Sends refused messages to `<topic>.dlq` with the original key, value and headers, plus why. The producer is
+ * connected by the ingest transport before it hands over any message.
+ */
 @Injectable()
 export class DeadLetterPublisher {
-  private producer?: Producer;
-
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-
-  attach(producer: Producer): void {
-    this.producer = producer;
-  }
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+  ) {}
 
   async publish(letters: readonly DeadLetter[], at: Date): Promise<void> {
     if (letters.length === 0) return;
-    if (!this.producer) throw new Error('dead-letter producer not connected');
     const messages = letters.map(({ message, field, rule, reason }) => ({
       key: message.key,
       value: message.value,
