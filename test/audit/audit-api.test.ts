@@ -10,7 +10,7 @@ import { waitFor } from '../support/wait';
 import { AppModule } from '../../apps/badge-service/src/app.module';
 import { AuditStatsService } from '../../apps/badge-service/src/audit/audit-stats.service';
 import { CONSUMER_LAG } from '../../apps/badge-service/src/audit/consumer-lag';
-import { IngestConsumer } from '../../apps/badge-service/src/ingest/ingest.consumer';
+import { ConsumerLagMonitor } from '../../apps/badge-service/src/kafka/consumer-lag.monitor';
 import { AuditApp, startAuditApp, TOKEN } from './audit-app';
 
 jest.setTimeout(60_000);
@@ -302,7 +302,7 @@ describe('audit API over HTTP on the real Postgres', () => {
   });
 
   describe('GET /v1/stats', () => {
-    it('counts users per status, the backlog, last hour pushes by outcome and code; no consumer lag without ingest', async () => {
+    it('counts users per status, the backlog, last hour pushes by outcome and code; no consumer lag before one is measured', async () => {
       await q(`INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_revision, desired_changed_at, status)
                VALUES ('', 'open_id', 'late', 3, now() - interval '2 hours', 'pending')`);
       await q(`
@@ -510,14 +510,14 @@ describe('audit API over HTTP on the real Postgres', () => {
     expect(doc.paths['/health/live']?.get?.security).toBeUndefined();
   });
 
-  it('takes consumer lag from the ingest consumer when the process also runs ingest', async () => {
-    const config = loadConfig({ BADGE_ROLES: 'ingest,api', DATABASE_URL: db.url, DATABASE_POOL_SIZE: '2', AUDIT_API_TOKENS: TOKEN, LOG_LEVEL: 'silent' });
+  it.each(['api', 'ingest,api'])('takes consumer lag from the Kafka admin client, with or without ingest (roles %s)', async (roles) => {
+    const config = loadConfig({ BADGE_ROLES: roles, DATABASE_URL: db.url, DATABASE_POOL_SIZE: '2', AUDIT_API_TOKENS: TOKEN, LOG_LEVEL: 'silent' });
     // compile() wires the graph without bootstrapping, so no Kafka connection is made.
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
     try {
-      const consumer = moduleRef.get(IngestConsumer, { strict: false });
-      expect(moduleRef.get(CONSUMER_LAG, { strict: false })).toBe(consumer);
-      expect((moduleRef.get(AuditStatsService, { strict: false }) as unknown as { lag: unknown }).lag).toBe(consumer);
+      const monitor = moduleRef.get(ConsumerLagMonitor, { strict: false });
+      expect(moduleRef.get(CONSUMER_LAG, { strict: false })).toBe(monitor);
+      expect((moduleRef.get(AuditStatsService, { strict: false }) as unknown as { lag: unknown }).lag).toBe(monitor);
     } finally {
       await moduleRef.close();
     }

@@ -28,6 +28,8 @@ export async function startAuditApp(db: TestDatabase, env: Record<string, string
     DATABASE_POOL_SIZE: '5',
     AUDIT_API_TOKENS: `another-token-that-is-long-enough,${TOKEN}`,
     LOG_LEVEL: 'silent',
+    // The api role measures consumer lag from the broker: of a topic no test creates, so none is ever reported here.
+    KAFKA_TOPIC: `audit-test-no-such-topic-${process.pid}`,
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();

@@ -104,6 +104,24 @@ describe('ingest role through the real broker and the real database', () => {
     expect(stale + changes).toBe(events.length * 4);
   });
 
+  it("puts a message with the header badge-priority: bulk in the bulk lane, and any other in the live lane", async () => {
+    const group = uniqueName('g');
+    await startIngest(group);
+    const msg = (e: BadgeEvent, headers?: Record<string, string>): OutMessage => ({ key: e.userId, value: wire(e), ...(headers ? { headers } : {}) });
+    await produce(topic, [
+      msg(event('ou_bulk', 'snapshot', 1, counts(1)), { 'badge-priority': 'bulk' }),
+      msg(event('ou_live', 'inbox', 1, counts(1))),
+      msg(event('ou_other', 'inbox', 1, counts(1)), { 'badge-priority': 'urgent' }),
+    ]);
+    await drained(group);
+    const lanes = await db.ds.query(`SELECT user_id, lane FROM badge_state ORDER BY user_id`);
+    expect(lanes).toEqual([
+      { user_id: 'ou_bulk', lane: 1 },
+      { user_id: 'ou_live', lane: 0 },
+      { user_id: 'ou_other', lane: 0 },
+    ]);
+  });
+
   it('sends every kind of bad message to the DLQ with its reason while the good ones around it are applied', async () => {
     const good = [event('ou_a', 'approval', 1, counts(1)), event('ou_b', 'task', 2, counts(2)), event('ou_a', 'task', 3, counts(3))];
     const ok = JSON.parse(wire(good[0]));

@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { loadConfig } from '@badges/config';
 import { AppModule } from '../../apps/badge-service/src/app.module';
+import { startIngestMicroservice } from '../../apps/badge-service/src/ingest/ingest.microservice';
 import { createEmulatorApp, EmulatorHandle } from '../../apps/feishu-emulator/src/emulator.app';
 import { parseEmulatorConfig } from '../../apps/feishu-emulator/src/config/emulator.config';
 import { freePort } from './ports';
@@ -42,6 +43,7 @@ export async function startService(databaseUrl: string, emulatorUrl: string, env
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication({ logger: false, rawBody: true });
   app.enableShutdownHooks();
+  if (config.roles.has('ingest')) await startIngestMicroservice(app);
   await app.listen(config.http.port, '127.0.0.1');
   return app;
 }

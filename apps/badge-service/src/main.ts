@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ReadinessRegistry } from './health/readiness.registry';
 import { configureHttp } from './http-hardening';
+import { startIngestMicroservice } from './ingest/ingest.microservice';
 
 async function configOrExit(): Promise<LoadedConfig> {
   try {
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   app.useLogger(app.get(Logger));
   configureHttp(app, config);
   drainOnSignals(app, config);
+  if (config.roles.has('ingest')) await startIngestMicroservice(app);
   await app.listen(config.http.port, config.http.host);
   app.get(Logger).log({ port: config.http.port, roles: [...config.roles] }, 'badge-reconciler started');
 }

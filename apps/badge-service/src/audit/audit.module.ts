@@ -1,8 +1,8 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { IngestConsumer } from '../ingest/ingest.consumer';
-import { IngestModule } from '../ingest/ingest.module';
+import { ConsumerLagMonitor } from '../kafka/consumer-lag.monitor';
+import { KafkaModule } from '../kafka/kafka.module';
 import { AuditSeriesService } from './audit-series.service';
 import { AuditStatsService } from './audit-stats.service';
 import { auditThrottlerOptions, AuditThrottlerGuard } from './audit-throttler.guard';
@@ -23,13 +23,12 @@ export class AuditModule {
       AuditSeriesService,
       AuditTokenGuard,
       AuditThrottlerGuard,
+      // From the group's committed offsets, whichever roles this process runs.
+      { provide: CONSUMER_LAG, useExisting: ConsumerLagMonitor },
     ];
-    // Consumer lag is known only where this process consumes (the same IngestModule instance as AppModule's).
-    const withIngest = config.roles.has('ingest');
-    if (withIngest) providers.push({ provide: CONSUMER_LAG, useExisting: IngestConsumer });
     return {
       module: AuditModule,
-      imports: [ThrottlerModule.forRoot(auditThrottlerOptions(config)), ...(withIngest ? [IngestModule] : [])],
+      imports: [ThrottlerModule.forRoot(auditThrottlerOptions(config)), KafkaModule],
       controllers: [BadgesController, StatsController, SourcesController],
       providers,
     };

@@ -1,4 +1,4 @@
-/** Provided by the ingest role (its consumer measures lag); absent in a process without it. */
+/** The consumer group's lag per input partition (the Kafka module's ConsumerLagMonitor). */
 export const CONSUMER_LAG = Symbol('CONSUMER_LAG');
 
 export interface ConsumerLagSource {

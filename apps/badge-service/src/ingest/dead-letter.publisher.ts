@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
 import { storableText } from '@badges/contracts';
 import { Producer } from 'kafkajs';
+import { KAFKA_PRODUCER } from '../kafka/kafka.tokens';
 import { DeadLetter, DLQ_HEADERS } from './ingest.types';
 
 /**
@@ -11,23 +12,23 @@ import { DeadLetter, DLQ_HEADERS } from './ingest.types';
  */
 const MAX_SEND_BYTES = 512 * 1024;
 
-/** Sends refused messages to `<topic>.dlq` with the original key, value and headers, plus why. */
+/**
+ * Sends refused messages to `<topic>.dlq` with the original key, value and headers, plus why. The producer is
+ * connected by the ingest transport before it hands over any message.
+ */
 @Injectable()
 export class DeadLetterPublisher {
-  private producer?: Producer;
   private readonly dlqTopic: string;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
+  ) {
     this.dlqTopic = config.get('kafka', { infer: true }).dlqTopic;
-  }
-
-  attach(producer: Producer): void {
-    this.producer = producer;
   }
 
   async publish(letters: readonly DeadLetter[], at: Date): Promise<void> {
     if (letters.length === 0) return;
-    if (!this.producer) throw new Error('dead-letter producer not connected');
     const messages = letters.map(({ message, field, rule, reason }) => ({
       key: message.key,
       value: message.value,

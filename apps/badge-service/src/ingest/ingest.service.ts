@@ -42,7 +42,7 @@ export class IngestService {
     const rejected: RejectedEvent[] = [];
     for (const m of messages) {
       const r = decodeEvent(m.value, this.decodeOptions);
-      if (r.ok) decoded.push({ event: r.event, message: m });
+      if (r.ok) decoded.push({ event: isBulk(m.headers) ? { ...r.event, bulk: true } : r.event, message: m });
       else {
         const reason = describeRejection(r.rejection);
         letters.push({ message: m, field: r.rejection.field, rule: r.rejection.rule, reason });
@@ -146,3 +146,12 @@ interface Decoded {
 /** SQLSTATE classes for data Postgres refuses to store: 22 data exception, 23 integrity, 54 program limit. */
 const REFUSED_DATA = /^(22|23|54)/;
 const ZERO: ChunkResult = { accepted: 0, stale: 0, usersChanged: 0, deadLettered: 0 };
+
+/** The Kafka header `badge-priority: bulk` marks a message as bulk work (priority lanes); anything else is live. */
+export function isBulk(headers: InboundMessage['headers']): boolean {
+  const h = headers[PRIORITY_HEADER];
+  const first = Array.isArray(h) ? h[0] : h;
+  return first !== undefined && first.toString().trim().toLowerCase() === 'bulk';
+}
+
+export const PRIORITY_HEADER = 'badge-priority';

@@ -1,22 +1,30 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CustomTransportStrategy, ReadPacket, Server } from '@nestjs/microservices';
 import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
-import { Admin, Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { finalize, isObservable, lastValueFrom } from 'rxjs';
 import { Clock } from '../common/clock';
 import { backoffMs } from '../common/retry';
 import { ProcessExit } from '../common/process-exit';
-import { fatalKafkaMessage } from '../kafka/kafka-failure';
-import { createKafka, ensureTopics } from '../kafka/kafka.factory';
 import { ReadinessRegistry } from '../health/readiness.registry';
+import { fatalKafkaMessage } from '../kafka/kafka-failure';
+import { KafkaFatalSignal } from '../kafka/kafka-fatal.signal';
+import { ensureTopics } from '../kafka/kafka.factory';
+import { KAFKA_CLIENT, KAFKA_PRODUCER } from '../kafka/kafka.tokens';
 import { Metrics } from '../metrics/metrics.service';
-import { DeadLetterPublisher } from './dead-letter.publisher';
-import { IngestService } from './ingest.service';
+import { KafkaChunkContext } from './kafka-chunk.context';
 import { InboundMessage } from './ingest.types';
 
-const LAG_INTERVAL_MS = 10_000;
+/**
+ * The pattern ingest's handler listens to. Decorators are static and KAFKA_TOPIC is configuration, so the handler
+ * names this logical pattern and the transport binds it to the configured topic.
+ */
+export const INGEST_CHUNK = 'ingest.chunk';
+
 const RESTART_DELAY_MS = 2_000;
-const DB_RETRY_BASE_MS = 200;
-const DB_RETRY_CAP_MS = 5_000;
+const HANDLER_RETRY_BASE_MS = 200;
+const HANDLER_RETRY_CAP_MS = 5_000;
 const START_RETRY_BASE_MS = 500;
 const START_RETRY_CAP_MS = 15_000;
 /** How long shutdown waits for a member that has not joined yet (a pending join, a connect being retried). */
@@ -26,107 +34,133 @@ const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'I
 const mustRejoin = (e: unknown) => REJOIN.has((e as { type?: string } | null)?.type ?? '');
 
 /**
- * Where the member stands in its group. A restarted member's join waits for the dead member's session to expire
- * (KAFKA_SESSION_TIMEOUT_MS), so "joining" may last that long; only "joined" is ready.
+ * Where the member stands in its group, also the transport's `status`. A restarted member's join waits for the dead
+ * member's session to expire (KAFKA_SESSION_TIMEOUT_MS), so "joining" may last that long; only "joined" is ready.
  */
-export type ConsumerPhase = 'connecting' | 'joining' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
-
-export interface ConsumerStatus {
-  phase: ConsumerPhase;
-  running: boolean;
-  assignedPartitions: number[];
-  lag: Record<string, number>;
-  lagMeasuredAt: number | null;
-}
+export type IngestPhase = 'connecting' | 'joining' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
 /**
- * Owns the kafkajs consumer (eachBatch, manual offsets) rather than Nest's Kafka transport, which hands over
- * one message at a time. Offsets are committed only after the batch's database transaction has committed.
+ * A Nest transport over kafkajs `eachBatch`: handlers get chunks of up to INGEST_MAX_BATCH messages of one
+ * partition. Nest's own Kafka transport hands over one message at a time, retries a failing one forever and appends
+ * `-server` to the group id; this one keeps KAFKA_GROUP_ID as configured. Offsets are committed only after the
+ * handler has resolved (its database transaction committed); a failing chunk is retried with backoff, uncommitted,
+ * and left to the next owner when the partition is revoked. Dead letters go out through the handler, on the producer
+ * this transport connects before it consumes.
  */
 @Injectable()
-export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly log = new Logger(IngestConsumer.name);
-  private kafka!: Kafka;
+export class KafkaBatchTransport extends Server<Record<string, Function>, IngestPhase> implements CustomTransportStrategy {
+  // Handler failures come back from Nest's exception layer as an erroring stream; handleEvent awaits it.
+  override readonly propagatesEventHandlerErrors = true;
+  private readonly log = new Logger('IngestTransport');
+  /** Topic to pattern: the configured input topic to INGEST_CHUNK. */
+  private readonly patterns: ReadonlyMap<string, string>;
+  private readonly consumerListeners: [string, (event: unknown) => void][] = [];
   private consumer?: Consumer;
-  private producer?: Producer;
-  private admin?: Admin;
+  private producerConnected = false;
+  private listening = false;
   private stopping = false;
   private commits = 0;
-  private lagTimer?: NodeJS.Timeout;
   private restartTimer?: NodeJS.Timeout;
   private starting: Promise<void> = Promise.resolve();
   private readonly stopSignal = new AbortController();
-  private phaseSince = 0;
+  private phase: IngestPhase = 'connecting';
+  private phaseSince: number;
+  private running = false;
+  private assignedPartitions: number[] = [];
   private lastStartError?: string;
-  private readonly state: ConsumerStatus = { phase: 'connecting', running: false, assignedPartitions: [], lag: {}, lagMeasuredAt: null };
 
   /** Read once; `Pick` keeps `this.config.kafka.*` at the many places that read it. */
   private readonly config: Pick<AppConfig, 'kafka' | 'ingest'>;
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly ingest: IngestService,
-    private readonly deadLetters: DeadLetterPublisher,
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_PRODUCER) private readonly producer: Producer,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
-    readiness: ReadinessRegistry,
     private readonly exit: ProcessExit,
+    readiness: ReadinessRegistry,
+    fatalSignal: KafkaFatalSignal,
   ) {
+    super();
     this.config = { kafka: config.get('kafka', { infer: true }), ingest: config.get('ingest', { infer: true }) };
+    this.patterns = new Map([[this.config.kafka.topic, INGEST_CHUNK]]);
     this.phaseSince = clock.now();
+    this._status$.next(this.phase);
+    fatalSignal.listen((message) => this.fatal(message));
     readiness.register('ingest', () => ({
-      ok: this.state.phase === 'joined',
+      ok: this.phase === 'joined',
       detail: {
-        phase: this.state.phase,
+        phase: this.phase,
         phaseForMs: this.clock.now() - this.phaseSince,
-        running: this.state.running,
-        assignedPartitions: this.state.assignedPartitions,
-        ...(this.lastStartError && this.state.phase === 'connecting' ? { lastError: this.lastStartError } : {}),
+        running: this.running,
+        assignedPartitions: this.assignedPartitions,
+        ...(this.lastStartError && this.phase === 'connecting' ? { lastError: this.lastStartError } : {}),
       },
     }));
   }
 
-  status(): ConsumerStatus {
-    return { ...this.state, assignedPartitions: [...this.state.assignedPartitions], lag: { ...this.state.lag } };
-  }
-
   /**
-   * Starts ingest in the background: HTTP and the other roles must not wait for Kafka, which may be unreachable or
-   * hold the join for a whole session timeout. Readiness reports the phase meanwhile.
+   * Returns at once: HTTP and the other roles must not wait for Kafka, which may be unreachable or hold the join for
+   * a whole session timeout. Readiness reports the phase meanwhile.
    */
-  onApplicationBootstrap(): void {
-    this.kafka = createKafka(this.config, 'ingest', (message) => this.fatal(message));
+  listen(callback: (error?: unknown) => void): void {
+    const unhandled = [...this.patterns.values()].filter((p) => !this.getHandlerByPattern(p));
+    if (unhandled.length > 0) return callback(new Error(`no @EventPattern handler for ${unhandled.join(', ')}`));
+    this.listening = true;
     this.starting = this.startWithRetry().catch((e) => this.log.error({ err: e }, 'ingest start-up failed'));
+    callback();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    clearInterval(this.lagTimer);
     clearTimeout(this.restartTimer);
     // disconnect() waits for the batch in hand to finish and commit. It also waits for a pending JoinGroup, which the
     // broker holds until the dead member's session expires, and a start-up may be inside kafkajs's connect retries:
     // a member that has not joined has nothing in hand, so do not wait those out.
-    const joinedOnce = this.state.phase === 'joined' || this.state.phase === 'rebalancing';
-    const stopped = Promise.all([
-      this.consumer?.disconnect().catch((e) => this.log.warn({ err: e }, 'consumer disconnect failed')),
-      this.starting,
-    ]);
+    const joinedOnce = this.phase === 'joined' || this.phase === 'rebalancing';
+    const stopped = Promise.all([this.consumer?.disconnect().catch((e) => this.log.warn({ err: e }, 'consumer disconnect failed')), this.starting]);
     if (joinedOnce) await stopped;
     else await Promise.race([stopped, this.clock.sleep(SHUTDOWN_ABANDON_MS)]);
-    await this.producer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
-    this.state.running = false;
+    this.running = false;
     this.setPhase('stopped');
+  }
+
+  /** kafkajs consumer instrumentation events (`consumer.events.*`), on every consumer this transport starts. */
+  on(event: string, callback: Function): void {
+    this.consumerListeners.push([event, callback as (event: unknown) => void]);
+    this.consumer?.on(event as never, callback as never);
+  }
+
+  unwrap<T>(): T {
+    if (!this.listening) throw new Error('Not listening: call startAllMicroservices() first.');
+    return [this.kafka, this.consumer, this.producer] as T;
+  }
+
+  /** Runs the handler and waits for it, so its failure reaches the retry loop and its success the commit. */
+  override async handleEvent(pattern: string, packet: ReadPacket, context: KafkaChunkContext): Promise<void> {
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) throw new Error(`no @EventPattern handler for ${pattern}`);
+    await this.runWithProcessingHooks(context, async (runEndHook) => {
+      const result = await handler(packet.data, context);
+      if (isObservable(result)) await lastValueFrom(result.pipe(finalize(runEndHook)), { defaultValue: undefined });
+      else runEndHook();
+    });
+  }
+
+  private setPhase(phase: IngestPhase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.phaseSince = this.clock.now();
+    this._status$.next(phase);
   }
 
   private async startWithRetry(): Promise<void> {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
-        await this.connectClients();
+        await this.connectProducer();
         if (this.stopping) return;
-        this.lagTimer ??= setInterval(() => void this.measureLag(), LAG_INTERVAL_MS);
-        this.lagTimer.unref();
         await this.startConsumer();
         return;
       } catch (e) {
@@ -145,43 +179,18 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  /** Topics, the dead-letter producer and the admin client; each step done once, kept across retries. */
-  private async connectClients(): Promise<void> {
-    if (!this.producer) {
-      await ensureTopics(this.kafka, this.config);
-      const producer = this.kafka.producer({
-        allowAutoTopicCreation: false,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      try {
-        await producer.connect();
-        if (this.stopping) throw new Error('shutting down');
-      } catch (e) {
-        await producer.disconnect().catch(() => undefined);
-        throw e;
-      }
-      this.producer = producer;
-      this.deadLetters.attach(producer);
+  /** The topics and the dead-letter producer; done once, kept across retries. */
+  private async connectProducer(): Promise<void> {
+    if (this.producerConnected) return;
+    await ensureTopics(this.kafka, this.config);
+    try {
+      await this.producer.connect();
+      if (this.stopping) throw new Error('shutting down');
+    } catch (e) {
+      await this.producer.disconnect().catch(() => undefined);
+      throw e;
     }
-    if (!this.admin) {
-      const admin = this.kafka.admin();
-      try {
-        await admin.connect();
-        if (this.stopping) throw new Error('shutting down');
-      } catch (e) {
-        await admin.disconnect().catch(() => undefined);
-        throw e;
-      }
-      this.admin = admin;
-    }
-  }
-
-  private setPhase(phase: ConsumerPhase): void {
-    if (this.state.phase === phase) return;
-    this.state.phase = phase;
-    this.phaseSince = this.clock.now();
+    this.producerConnected = true;
   }
 
   private async startConsumer(): Promise<void> {
@@ -199,18 +208,18 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     this.consumer = consumer;
     this.setPhase('connecting');
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.state.assignedPartitions = e.payload.memberAssignment[this.config.kafka.topic] ?? [];
-      this.state.running = true;
+      this.assignedPartitions = e.payload.memberAssignment[this.config.kafka.topic] ?? [];
+      this.running = true;
       this.setPhase('joined');
-      this.log.log({ partitions: this.state.assignedPartitions }, 'joined consumer group');
+      this.log.log({ partitions: this.assignedPartitions }, 'joined consumer group');
     });
     consumer.on(consumer.events.REBALANCING, () => this.setPhase('rebalancing'));
     consumer.on(consumer.events.STOP, () => {
-      this.state.running = false;
+      this.running = false;
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      this.state.running = false;
-      this.state.assignedPartitions = [];
+      this.running = false;
+      this.assignedPartitions = [];
       this.setPhase('crashed');
       if (this.stopping) {
         this.log.debug({ err: e.payload.error }, 'consumer stopped while starting');
@@ -222,15 +231,16 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       // kafkajs restarts by itself when it says so; otherwise (e.g. coordinator not found) we do.
       if (!e.payload.restart && !this.stopping) this.scheduleRestart(consumer);
     });
+    for (const [event, callback] of this.consumerListeners) consumer.on(event as never, callback as never);
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.config.kafka.topic], fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.patterns.keys()], fromBeginning: true });
     this.setPhase('joining');
     // Resolves once the join is done (or has crashed, which the CRASH handler deals with).
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.min(3, this.config.kafka.partitions),
-      eachBatch: (payload) => this.onBatch(payload),
+      eachBatch: (payload) => this.onBatch(consumer, payload),
     });
   }
 
@@ -261,14 +271,17 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
     }, RESTART_DELAY_MS);
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     // A join abandoned at shutdown may still complete inside kafkajs afterwards: that member must not consume.
     if (this.stopping) return;
+    const pattern = this.patterns.get(batch.topic);
+    if (!pattern) return;
+    const context = new KafkaChunkContext([batch.topic, batch.partition, heartbeat, isRunning, isStale]);
     const max = this.config.ingest.maxBatch;
     for (let from = 0; from < batch.messages.length; from += max) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(from, from + max);
-      const inbound: InboundMessage[] = chunk.map((m) => ({
+      const data: InboundMessage[] = chunk.map((m) => ({
         topic: batch.topic,
         partition: batch.partition,
         offset: m.offset,
@@ -278,13 +291,13 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       }));
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.ingest.apply(inbound);
+          await this.handleEvent(pattern, { pattern, data }, context);
           break;
         } catch (e) {
           this.metrics.ingestRetries.inc();
           this.log.error({ err: e, partition: batch.partition, firstOffset: chunk[0].offset, attempt }, 'ingest batch failed; retrying');
           if (!isRunning() || isStale()) return; // not committed: the next owner replays it
-          await this.clock.sleep(backoffMs(attempt, DB_RETRY_BASE_MS, DB_RETRY_CAP_MS, () => this.clock.random()));
+          await this.clock.sleep(backoffMs(attempt, HANDLER_RETRY_BASE_MS, HANDLER_RETRY_CAP_MS, () => this.clock.random()));
           // The whole group waits for this member to rejoin: leave the batch (uncommitted, so it is fetched again,
           // here or by the next owner) and let kafkajs rejoin, rather than hold every other member up.
           await heartbeat().catch((err) => {
@@ -295,9 +308,7 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
       this.crashIfAsked();
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
-      await this.consumer!.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
       await heartbeat();
     }
   }
@@ -305,30 +316,6 @@ export class IngestConsumer implements OnApplicationBootstrap, OnApplicationShut
   private crashIfAsked(): void {
     const n = this.config.ingest.crashAfterCommits;
     if (n !== undefined && ++this.commits >= n) process.kill(process.pid, 'SIGKILL');
-  }
-
-  private async measureLag(): Promise<void> {
-    if (!this.admin) return;
-    try {
-      const topic = this.config.kafka.topic;
-      const [ends, committed] = await Promise.all([
-        this.admin.fetchTopicOffsets(topic),
-        this.admin.fetchOffsets({ groupId: this.config.kafka.groupId, topics: [topic] }),
-      ]);
-      const done = new Map(committed[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
-      const lag: Record<string, number> = {};
-      for (const p of ends) {
-        const end = BigInt(p.high);
-        const at = done.get(p.partition) ?? -1n;
-        const behind = at < 0n ? end - BigInt(p.low) : end - at;
-        lag[p.partition] = Number(behind < 0n ? 0n : behind);
-        this.metrics.consumerLag.set({ partition: String(p.partition) }, lag[p.partition]);
-      }
-      this.state.lag = lag;
-      this.state.lagMeasuredAt = this.clock.now();
-    } catch (e) {
-      this.log.warn({ err: e }, 'could not measure consumer lag');
-    }
   }
 }
 
