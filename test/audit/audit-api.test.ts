@@ -319,6 +319,7 @@ describe('audit API over HTTP on the real Postgres', () => {
       const r = await api.call('/v1/stats');
       expect(r.status).toBe(200);
       expect(r.body).toEqual({
+        mode: { feishu: 'live', since: expect.any(String), shadow: null },
         users: { pending: n('pending'), in_sync: n('in_sync'), backing_off: n('backing_off'), parked: n('parked'), total: byStatus.reduce((a, x) => a + x.n, 0) },
         dirty: dirty.n,
         oldestPendingAgeSeconds: expect.any(Number),

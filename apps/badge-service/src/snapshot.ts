@@ -7,7 +7,7 @@ import { AppConfigModule, ConfigError } from '@badges/config';
 import { DatabaseStartupError, openDatabase, redactSecrets, SnapshotRepository } from '@badges/store';
 import { loadSnapshot, SnapshotTotals } from './snapshot/snapshot-loader';
 
-const USAGE = 'usage: npm run snapshot -- --file <path.ndjson | -> [--rejects <path>] [--chunk <lines>]';
+const USAGE = 'usage: npm run snapshot -- --file <path.ndjson | -> [--rejects <path>] [--chunk <lines>] [--connections <1-8>]';
 const PLAIN_PROGRESS_MS = 5000;
 
 /**
@@ -19,40 +19,50 @@ const PLAIN_PROGRESS_MS = 5000;
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseArgs({ options: { file: { type: 'string' }, rejects: { type: 'string' }, chunk: { type: 'string' } }, strict: true }).values;
+    args = parseArgs({ options: { file: { type: 'string' }, rejects: { type: 'string' }, chunk: { type: 'string' }, connections: { type: 'string' } }, strict: true }).values;
   } catch (e) {
     process.stderr.write(`badge-reconciler snapshot: ${(e as Error).message}\n${USAGE}\n`);
     return 64; // EX_USAGE
   }
   const chunkLines = args.chunk === undefined ? 5000 : Number(args.chunk);
-  if (!args.file || !Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 20000) {
-    process.stderr.write(`badge-reconciler snapshot: ${!args.file ? '--file is required' : '--chunk must be an integer from 1 to 20000'}\n${USAGE}\n`);
+  const connections = args.connections === undefined ? 2 : Number(args.connections);
+  const bad = !args.file
+    ? '--file is required'
+    : !Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 20000
+      ? '--chunk must be an integer from 1 to 20000'
+      : !Number.isInteger(connections) || connections < 1 || connections > 8
+        ? '--connections must be an integer from 1 to 8'
+        : null;
+  if (bad !== null || !args.file) {
+    process.stderr.write(`badge-reconciler snapshot: ${bad}\n${USAGE}\n`);
     return 64;
   }
-  const stdin = args.file === '-';
+  const file: string = args.file;
+  const stdin = file === '-';
   let size: number | null = null;
   if (!stdin) {
     try {
-      size = statSync(args.file).size;
+      size = statSync(file).size;
     } catch (e) {
-      process.stderr.write(`badge-reconciler snapshot: cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      process.stderr.write(`badge-reconciler snapshot: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       return 66; // EX_NOINPUT
     }
   }
-  const rejectsPath = args.rejects ?? (stdin ? 'snapshot.rejects.ndjson' : `${args.file}.rejects.ndjson`);
+  const rejectsPath = args.rejects ?? (stdin ? 'snapshot.rejects.ndjson' : `${file}.rejects.ndjson`);
 
   let url = '';
   try {
     const { config } = await AppConfigModule.load({ overrides: { BADGE_ROLES: 'ingest' } });
     url = config.database.url;
-    const { ds } = await openDatabase({ url, poolSize: 2, create: config.hardening.databaseCreate, migrate: config.database.migrate, applicationName: 'badge-reconciler-snapshot' });
-    const repository = new SnapshotRepository(ds, { maxSourcesPerUser: config.ingest.maxSourcesPerUser });
+    const { ds } = await openDatabase({ url, poolSize: connections + 1, create: config.hardening.databaseCreate, migrate: config.database.migrate, applicationName: 'badge-reconciler-snapshot' });
+    // One staging session per connection: chunks are applied on whichever is free.
+    const sessions = Array.from({ length: connections }, () => new SnapshotRepository(ds, { maxSourcesPerUser: config.ingest.maxSourcesPerUser }));
     const rejects = createWriteStream(rejectsPath);
     const progress = progressReporter(size);
     const startedAt = Date.now();
     try {
-      await repository.open();
-      const totals = await loadSnapshot(stdin ? process.stdin : createReadStream(args.file, { highWaterMark: 1 << 20 }), repository, {
+      for (const s of sessions) await s.open();
+      const totals = await loadSnapshot(stdin ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 }), sessions, {
         appType: config.feishu.appType,
         chunkLines,
         onReject: (r) => rejects.write(`${JSON.stringify(r)}\n`),
@@ -68,7 +78,7 @@ async function main(): Promise<number> {
       return 0;
     } finally {
       await new Promise<void>((r) => rejects.end(r));
-      await repository.close();
+      for (const s of sessions) await s.close();
       await ds.destroy();
     }
   } catch (e) {

@@ -23,7 +23,7 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, BeforeApplica
   private readonly log = new Logger(ConsumerLagMonitor.name);
   private readonly task = new PeriodicTask({
     name: 'consumer lag',
-    run: () => this.measure(),
+    run: (signal) => this.measure(signal),
     firstDelayMs: () => LAG_INTERVAL_MS,
     nextDelayMs: () => LAG_INTERVAL_MS,
     log: this.log,
@@ -51,11 +51,15 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, BeforeApplica
     this.task.start();
   }
 
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
+  /**
+   * Not waiting for a measurement in flight: against an unreachable broker kafkajs keeps connecting for many
+   * seconds, and shutdown must not wait for that (the admin client is disconnected right after).
+   */
+  beforeApplicationShutdown(): void {
+    void this.task.stop();
   }
 
-  async measure(): Promise<void> {
+  async measure(signal?: AbortSignal): Promise<void> {
     // kafkajs retries an unreachable broker for longer than the interval: one measurement at a time.
     if (this.measuring) return;
     this.measuring = true;
@@ -83,7 +87,7 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, BeforeApplica
       }
       this.state = { lag, lagMeasuredAt: this.clock.now() };
     } catch (e) {
-      this.log.warn({ err: e }, 'could not measure consumer lag');
+      if (!signal?.aborted) this.log.warn({ err: e }, 'could not measure consumer lag');
     } finally {
       this.measuring = false;
     }

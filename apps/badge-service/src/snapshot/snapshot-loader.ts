@@ -33,26 +33,49 @@ export interface LoaderOptions {
 const MAX_REJECT_TEXT = 4096;
 
 /**
- * Reads lines in the input event format (one JSON event per line) and applies them a chunk at a time. A bad line
- * is counted and handed to onReject with its reason; it never stops the load. Blank lines are skipped.
+ * Reads lines in the input event format (one JSON event per line) and applies them a chunk at a time, each chunk on
+ * the next free sink (a connection of its own), so decoding the next chunk overlaps the database applying the
+ * last ones. Chunks on different sinks may touch one user: the sinks take ingest's per-user locks and the newest
+ * sequence wins, so the order they commit in changes nothing. A bad line is counted and handed to onReject with
+ * its reason; it never stops the load. Blank lines are skipped. The first failure of a sink fails the load.
  */
-export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sink: SnapshotSink, o: LoaderOptions): Promise<SnapshotTotals> {
+export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sinks: SnapshotSink | readonly SnapshotSink[], o: LoaderOptions): Promise<SnapshotTotals> {
+  const pool = Array.isArray(sinks) ? [...sinks] : [sinks as SnapshotSink];
   const totals: SnapshotTotals = { lines: 0, applied: 0, rejected: 0, usersChanged: 0, bytes: 0 };
   let chunk: SnapshotLine[] = [];
-  const texts = new Map<number, string>();
-  const flush = async () => {
-    if (chunk.length === 0) return;
-    const r = await sink.applyChunk(chunk);
-    totals.applied += r.applied;
-    totals.usersChanged += r.usersChanged;
-    for (const f of r.refused) reject(f.line, f.reason, texts.get(f.line) ?? '');
-    chunk = [];
-    texts.clear();
-    o.onProgress?.(totals);
-  };
+  let texts = new Map<number, string>();
+  const free: SnapshotSink[] = [...pool];
+  const busy = new Set<Promise<void>>();
+  let failure: unknown = null;
   const reject = (line: number, reason: string, text: string) => {
     totals.rejected++;
     o.onReject({ line, reason, text: text.length > MAX_REJECT_TEXT ? `${text.slice(0, MAX_REJECT_TEXT)}…` : text });
+  };
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    while (free.length === 0) await Promise.race(busy);
+    if (failure !== null) throw failure;
+    const sink = free.pop()!;
+    const lines = chunk;
+    const kept = texts;
+    chunk = [];
+    texts = new Map();
+    const job: Promise<void> = sink
+      .applyChunk(lines)
+      .then((r) => {
+        totals.applied += r.applied;
+        totals.usersChanged += r.usersChanged;
+        for (const f of r.refused) reject(f.line, f.reason, kept.get(f.line) ?? '');
+        o.onProgress?.(totals);
+      })
+      .catch((e: unknown) => {
+        failure ??= e;
+      })
+      .finally(() => {
+        busy.delete(job);
+        free.push(sink);
+      });
+    busy.add(job);
   };
   const take = (raw: Buffer) => {
     totals.lines++;
@@ -66,9 +89,10 @@ export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sink: 
   };
   let rest: Buffer = Buffer.alloc(0);
   for await (const piece of input) {
+    if (failure !== null) break;
     const buf = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
     totals.bytes += buf.length;
-    let data = rest.length > 0 ? Buffer.concat([rest, buf]) : buf;
+    const data = rest.length > 0 ? Buffer.concat([rest, buf]) : buf;
     let start = 0;
     for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
       take(data.subarray(start, nl));
@@ -76,9 +100,12 @@ export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sink: 
       if (chunk.length >= o.chunkLines) await flush();
     }
     rest = Buffer.from(data.subarray(start));
-    data = Buffer.alloc(0);
   }
-  if (rest.length > 0) take(rest);
-  await flush();
+  if (failure === null) {
+    if (rest.length > 0) take(rest);
+    await flush();
+  }
+  await Promise.all(busy);
+  if (failure !== null) throw failure;
   return totals;
 }
