@@ -1,7 +1,7 @@
 import type { ChunkOutcome, SnapshotLine } from '@badges/store';
 import { loadSnapshot, Rejected, SnapshotSink } from './snapshot-loader';
 
-const line = (i: number) => JSON.stringify({ eventId: `e${i}`, userId: `ou_${i % 7}`, source: 'boot', sequence: i + 1, counts: { pc: { web_app: i % 3 } } });
+const line = (i: number) => JSON.stringify({ eventId: `e${i}`, userId: `ou_${i % 7}`, source: 'boot', sequence: i + 1, counts: { pc: { web_app: i % 3 } }, occurredAt: '2026-12-01T00:00:00Z' });
 
 /** A sink that records the lines it got and takes its time, so several work at once. */
 function sink(seen: number[][], delayMs = 1): SnapshotSink {

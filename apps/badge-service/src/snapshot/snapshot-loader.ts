@@ -54,7 +54,7 @@ export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sinks:
   const flush = async () => {
     if (chunk.length === 0) return;
     while (free.length === 0) await Promise.race(busy);
-    if (failure !== null) throw failure;
+    if (failure !== null) return; // the load stops: what is in flight ends first, then the failure is thrown
     const sink = free.pop()!;
     const lines = chunk;
     const kept = texts;
@@ -98,6 +98,7 @@ export async function loadSnapshot(input: AsyncIterable<Buffer | string>, sinks:
       take(data.subarray(start, nl));
       start = nl + 1;
       if (chunk.length >= o.chunkLines) await flush();
+      if (failure !== null) break;
     }
     rest = Buffer.from(data.subarray(start));
   }
