@@ -243,11 +243,11 @@ const RETRYABLE = new Set(['40P01', '40001', '53200']);
 
 /**
  * Users per transaction, each holding one advisory lock until commit. The locks share the server's lock table
- * (max_locks_per_transaction × max_connections, 6,400 by default) with every other session, so a batch of
- * thousands of distinct users in one transaction (three partitions at once, a snapshot beside them) fills it:
- * "out of shared memory". 500 a transaction keeps a dozen concurrent ones within the default.
+ * (max_locks_per_transaction × max_connections, 6,400 by default, with some slack) with every other session, so
+ * batches of thousands of distinct users in one transaction each (three partitions at once, a snapshot beside
+ * them) fill it: "out of shared memory". 1,000 a transaction keeps about ten concurrent ones within the default.
  */
-export const MAX_USERS_PER_TRANSACTION = 500;
+export const MAX_USERS_PER_TRANSACTION = 1000;
 
 /** Whether a failed transaction may simply be run again (see RETRYABLE). */
 export const isRetryable = (e: unknown): boolean => RETRYABLE.has((e as { code?: string } | null)?.code ?? '');

@@ -102,16 +102,16 @@ export class SnapshotRepository {
     for (let grp = 0, attempt = 1; grp < groups.length; ) {
       await client.query('BEGIN');
       try {
-        await client.query(SNAPSHOT_LOCK_USERS_SQL, [grp]);
-        const { rows } = await client.query(SNAPSHOT_APPLY_SQL, [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`, grp]);
+        await client.query({ name: 'snapshot_lock_users', text: SNAPSHOT_LOCK_USERS_SQL, values: [grp] });
+        // Named: each session plans the statements once, not once a group.
+        const { rows } = await client.query({ name: 'snapshot_apply', text: SNAPSHOT_APPLY_SQL, values: [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`, grp] });
         const changed = rows.filter((r) => r.outcome === 'changed');
         if (changed.length > 0) {
-          const r = await client.query(RECOMPUTE_DESIRED_SQL, [
-            changed.map((x) => x.tenant_key),
-            changed.map((x) => x.user_id_type),
-            changed.map((x) => x.user_id),
-            changed.map(() => LANES.bulk),
-          ]);
+          const r = await client.query({
+            name: 'snapshot_recompute',
+            text: RECOMPUTE_DESIRED_SQL,
+            values: [changed.map((x) => x.tenant_key), changed.map((x) => x.user_id_type), changed.map((x) => x.user_id), changed.map(() => LANES.bulk)],
+          });
           const n = r.rowCount ?? 0;
           outcome.usersChanged += n;
           if (n > 0) await client.query(NOTIFY_DIRTY_SQL, [String(n)]);
