@@ -73,7 +73,7 @@ async function main(): Promise<number> {
       process.stdout.write(
         `snapshot: ${totals.lines} lines, ${totals.applied} applied, ${totals.lines - totals.applied - totals.rejected} unchanged, ` +
           `${totals.rejected} rejected${totals.rejected > 0 ? ` (reasons in ${path.resolve(rejectsPath)})` : ''}, ` +
-          `${totals.usersChanged} users to push at bulk priority, in ${seconds.toFixed(1)} s (${Math.round(totals.lines / Math.max(seconds, 0.001))} lines/s)\n`,
+          `${totals.usersChanged} desired-badge changes (pushed at bulk priority; a user changed by several chunks counts once each), in ${seconds.toFixed(1)} s (${Math.round(totals.lines / Math.max(seconds, 0.001))} lines/s)\n`,
       );
       return 0;
     } finally {
