@@ -4,11 +4,42 @@ import { DIRTY_CHANNEL, dirtyPredicateOf } from './dirty-set';
 import { LANES } from './lanes';
 import { type AuditKind, sqlKind, type UserIdType } from './vocabulary';
 
-/** Transaction-scoped locks on the touched users, in a fixed order: concurrent batches touching one user take
- * turns, so each recomputes the desired sum from what the other committed (no lost update), without deadlock. */
+/**
+ * Writers of one user take turns on its badge_state row: concurrent batches touching one user each recompute the
+ * desired sum from what the other committed (no lost update). Row locks live in the rows, not in the server's
+ * shared lock table, so a transaction may hold any number of them. Two statements, in key order, so no two writers
+ * deadlock: first a row for each new user (dirty, at revision 1 with zero counts, in the batch's lane: a new user
+ * whose events sum to zero is still pushed, clearing what an older integration may have left at Feishu), waiting
+ * for any other writer's uncommitted insert of it; then, in a fresh snapshot that sees them all, the lock on every
+ * row.
+ */
+export const INSERT_USERS_SQL = `
+  INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_revision, status, lane)
+  SELECT t.tenant_key, t.user_id_type, t.user_id, 1, 'pending', min(t.lane)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[]) AS t(tenant_key, user_id_type, user_id, lane)
+  GROUP BY 1, 2, 3
+  ORDER BY 1, 2, 3
+  ON CONFLICT (tenant_key, user_id_type, user_id) DO NOTHING
+  RETURNING tenant_key, user_id_type, user_id`;
+
 export const LOCK_USERS_SQL = `
-  SELECT pg_advisory_xact_lock(h)
-  FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) locks`;
+  SELECT 1 FROM badge_state b
+  JOIN (SELECT DISTINCT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)) k
+    ON (b.tenant_key, b.user_id_type, b.user_id) = (k.tenant_key, k.user_id_type, k.user_id)
+  ORDER BY b.tenant_key, b.user_id_type, b.user_id
+  FOR UPDATE OF b`;
+
+type KeyRow = { tenant_key: string; user_id_type: string; user_id: string };
+const rowKey = (r: KeyRow) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`;
+
+/** The users' rows, created when new and locked in key order (INSERT_USERS_SQL, LOCK_USERS_SQL); the keys of the new ones. */
+export async function lockUsers(query: (text: string, params: unknown[]) => Promise<unknown[]>, users: readonly { tenantKey: string; userIdType: string; userId: string; lane: number }[]): Promise<Set<string>> {
+  const col = <T>(f: (u: (typeof users)[number]) => T) => users.map(f);
+  const created = (await query(INSERT_USERS_SQL, [col((u) => u.tenantKey), col((u) => u.userIdType), col((u) => u.userId), col((u) => u.lane)])) as KeyRow[];
+  await query(LOCK_USERS_SQL, [col((u) => u.tenantKey), col((u) => u.userIdType), col((u) => u.userId)]);
+  return new Set(created.map(rowKey));
+}
 
 /** Upserts the newest event per source behind the sequence guard (old values read by index, per row) and records every event in the audit trail:
  * accepted ones as changes (old → new), the rest as stale. A new source of a user who already stores $13 sources
@@ -151,7 +182,7 @@ export const RECOMPUTE_DESIRED_SQL = `
   WHERE (b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget)
         IS DISTINCT FROM
         (excluded.desired_pc_web_app, excluded.desired_pc_gadget, excluded.desired_mobile_web_app, excluded.desired_mobile_gadget)
-  RETURNING 1`;
+  RETURNING b.tenant_key, b.user_id_type, b.user_id`;
 
 /** Refused messages whose user could be read, so the user's history shows them. */
 export const AUDIT_REJECTED_SQL = `
@@ -242,12 +273,11 @@ export interface IngestRepositoryOptions {
 const RETRYABLE = new Set(['40P01', '40001', '53200']);
 
 /**
- * Users per transaction, each holding one advisory lock until commit. The locks share the server's lock table
- * (max_locks_per_transaction × max_connections, 6,400 by default, with some slack) with every other session, so
- * batches of thousands of distinct users in one transaction each (three partitions at once, a snapshot beside
- * them) fill it: "out of shared memory". 1,000 a transaction keeps about ten concurrent ones within the default.
+ * Users per transaction: a bound on how long one transaction holds its users' rows. (Their locks are row locks,
+ * LOCK_USERS_SQL; advisory locks, one per user, filled the server's shared lock table — "out of shared memory" —
+ * with three concurrent transactions of 5,000 distinct users.)
  */
-export const MAX_USERS_PER_TRANSACTION = 1000;
+export const MAX_USERS_PER_TRANSACTION = 5000;
 
 /** Whether a failed transaction may simply be run again (see RETRYABLE). */
 export const isRetryable = (e: unknown): boolean => RETRYABLE.has((e as { code?: string } | null)?.code ?? '');
@@ -336,8 +366,7 @@ export class IngestRepository {
   private async apply(m: EntityManager, newest: readonly BadgeEvent[], superseded: readonly BadgeEvent[]): Promise<IngestOutcome> {
     if (newest.length === 0 && superseded.length === 0) return { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
     const all = [...newest, ...superseded];
-    const userKeys = [...new Set(newest.map(userKey))];
-    await m.query(LOCK_USERS_SQL, [userKeys]);
+    const created = await lockUsers((t, p) => m.query(t, p), newest.map((e) => ({ tenantKey: e.tenantKey, userIdType: e.userIdType, userId: e.userId, lane: e.bulk ? LANES.bulk : LANES.live })));
     const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(all.length));
     all.forEach((e, i) => {
       cols[0][i] = e.tenantKey;
@@ -369,9 +398,11 @@ export class IngestRepository {
         changed.map((r) => r.user_id),
         changed.map((r) => (live.has(`${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`) ? LANES.live : LANES.bulk)),
       ]);
-      usersChanged = rows.length;
-      if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
+      for (const r of rows as KeyRow[]) created.add(rowKey(r));
     }
+    // New users are dirty from their first row on, even when their counts sum to zero (nothing to recompute then).
+    usersChanged = created.size;
+    if (usersChanged > 0) await m.query(NOTIFY_DIRTY_SQL, [String(usersChanged)]);
     const accepted = changed.reduce((n, r) => n + r.accepted, 0);
     return { accepted, stale: all.length - accepted - refused.length, usersChanged, refused };
   }
@@ -389,7 +420,7 @@ export class IngestRepository {
       const n = await this.ds.transaction(async (m) => {
         const picked: { tenant_key: string; user_id_type: string; user_id: string }[] = await m.query(PICK_RETIRED_SQL, [source, tenantKey, batch]);
         if (picked.length === 0) return 0;
-        await m.query(LOCK_USERS_SQL, [picked.map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`)]);
+        await lockUsers((t, p) => m.query(t, p), picked.map((r) => ({ tenantKey: r.tenant_key, userIdType: r.user_id_type, userId: r.user_id, lane: LANES.bulk })));
         const col = (f: (r: (typeof picked)[number]) => string) => picked.map(f);
         const gone: typeof picked = await m.query(RETIRE_SOURCE_SQL, [col((r) => r.tenant_key), col((r) => r.user_id_type), col((r) => r.user_id), source, storableText(detail)]);
         if (gone.length > 0) {

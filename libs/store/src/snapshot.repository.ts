@@ -17,13 +17,23 @@ export const SNAPSHOT_STAGING_SQL = `
 export const SNAPSHOT_COPY_SQL = `COPY snapshot_staging FROM STDIN`;
 
 /**
- * The ingest locks (the same keys as LOCK_USERS_SQL) of one group of staged users ($1), so a snapshot never races
- * an event; a group is at most MAX_USERS_PER_TRANSACTION users, as ingest's transactions are.
+ * One group of staged users ($1) taken as ingest takes them (INSERT_USERS_SQL, LOCK_USERS_SQL): a row for each new
+ * user (dirty, zero counts, bulk lane), then every row locked in key order, so a snapshot never races an event.
  */
+export const SNAPSHOT_INSERT_USERS_SQL = `
+  INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_revision, status, lane)
+  SELECT DISTINCT tenant_key, user_id_type, user_id, 1, 'pending', ${LANES.bulk}::smallint FROM snapshot_staging WHERE grp = $1
+  ORDER BY 1, 2, 3
+  ON CONFLICT (tenant_key, user_id_type, user_id) DO NOTHING
+  RETURNING tenant_key, user_id_type, user_id`;
+
 export const SNAPSHOT_LOCK_USERS_SQL = `
-  SELECT pg_advisory_xact_lock(h)
-  FROM (SELECT DISTINCT hashtextextended(tenant_key || chr(31) || user_id_type || chr(31) || user_id, 0) AS h
-        FROM snapshot_staging WHERE grp = $1 ORDER BY 1) locks`;
+  SELECT 1 FROM badge_state b
+  JOIN (SELECT DISTINCT tenant_key COLLATE "C" AS tenant_key, user_id_type COLLATE "C" AS user_id_type, user_id COLLATE "C" AS user_id
+        FROM snapshot_staging WHERE grp = $1) k
+    ON (b.tenant_key, b.user_id_type, b.user_id) = (k.tenant_key, k.user_id_type, k.user_id)
+  ORDER BY b.tenant_key, b.user_id_type, b.user_id
+  FOR UPDATE OF b`;
 
 /**
  * Ingest's own statement (upsertSourcesSql: newest sequence wins, the sources cap, changes audited), reading the
@@ -102,7 +112,9 @@ export class SnapshotRepository {
     for (let grp = 0, attempt = 1; grp < groups.length; ) {
       await client.query('BEGIN');
       try {
+        const created = await client.query({ name: 'snapshot_insert_users', text: SNAPSHOT_INSERT_USERS_SQL, values: [grp] });
         await client.query({ name: 'snapshot_lock_users', text: SNAPSHOT_LOCK_USERS_SQL, values: [grp] });
+        const dirtied = new Set(created.rows.map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`));
         // Named: each session plans the statements once, not once a group.
         const { rows } = await client.query({ name: 'snapshot_apply', text: SNAPSHOT_APPLY_SQL, values: [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`, grp] });
         const changed = rows.filter((r) => r.outcome === 'changed');
@@ -112,10 +124,10 @@ export class SnapshotRepository {
             text: RECOMPUTE_DESIRED_SQL,
             values: [changed.map((x) => x.tenant_key), changed.map((x) => x.user_id_type), changed.map((x) => x.user_id), changed.map(() => LANES.bulk)],
           });
-          const n = r.rowCount ?? 0;
-          outcome.usersChanged += n;
-          if (n > 0) await client.query(NOTIFY_DIRTY_SQL, [String(n)]);
+          for (const x of r.rows) dirtied.add(`${x.tenant_key}\u001f${x.user_id_type}\u001f${x.user_id}`);
         }
+        outcome.usersChanged += dirtied.size;
+        if (dirtied.size > 0) await client.query(NOTIFY_DIRTY_SQL, [String(dirtied.size)]);
         await client.query('COMMIT');
         outcome.applied += changed.reduce((n, r) => n + r.accepted, 0);
         const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}\u001f${r.source}`));
