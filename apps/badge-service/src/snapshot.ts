@@ -24,12 +24,12 @@ async function main(): Promise<number> {
     process.stderr.write(`badge-reconciler snapshot: ${(e as Error).message}\n${USAGE}\n`);
     return 64; // EX_USAGE
   }
-  const chunkLines = args.chunk === undefined ? 5000 : Number(args.chunk);
+  const chunkLines = args.chunk === undefined ? 50000 : Number(args.chunk);
   const connections = args.connections === undefined ? 2 : Number(args.connections);
   const bad = !args.file
     ? '--file is required'
-    : !Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 20000
-      ? '--chunk must be an integer from 1 to 20000'
+    : !Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 100000
+      ? '--chunk must be an integer from 1 to 100000'
       : !Number.isInteger(connections) || connections < 1 || connections > 8
         ? '--connections must be an integer from 1 to 8'
         : null;
