@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { AppConfigModule, ConfigError } from '@badges/config';
-import { AuditPartitionsRepository, DatabaseStartupError, openDatabase, redactSecrets } from '@badges/store';
+import { AppConfigModule } from '@badges/config';
+import { commandFailed } from './cli';
+import { AuditPartitionsRepository, openDatabase, redactSecrets } from '@badges/store';
 import { maintenancePlan } from './audit/audit-retention.service';
 
 /**
@@ -42,13 +43,7 @@ async function main(): Promise<number> {
       await ds.destroy();
     }
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`badge-reconciler migrate: ${e.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    const message = e instanceof DatabaseStartupError ? e.message : redactSecrets(e instanceof Error ? e.message : String(e), url);
-    process.stderr.write(`badge-reconciler migrate: failed: ${message}\n`);
-    return 1;
+    return commandFailed('migrate', e, url);
   }
 }
 

@@ -3,8 +3,9 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { AppConfigModule, ConfigError } from '@badges/config';
-import { DatabaseStartupError, openDatabase, redactSecrets, SnapshotRepository } from '@badges/store';
+import { AppConfigModule } from '@badges/config';
+import { commandFailed } from './cli';
+import { openDatabase, SnapshotRepository } from '@badges/store';
 import { loadSnapshot, SnapshotTotals } from './snapshot/snapshot-loader';
 
 const USAGE = 'usage: npm run snapshot -- --file <path.ndjson | -> [--rejects <path>] [--chunk <lines>] [--connections <1-8>]';
@@ -82,13 +83,7 @@ async function main(): Promise<number> {
       await ds.destroy();
     }
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`badge-reconciler snapshot: ${e.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    const message = e instanceof DatabaseStartupError ? e.message : redactSecrets(e instanceof Error ? e.message : String(e), url);
-    process.stderr.write(`badge-reconciler snapshot: failed: ${message}\n`);
-    return 1;
+    return commandFailed('snapshot', e, url);
   }
 }
 

@@ -31,7 +31,10 @@ export const LOCK_USERS_SQL = `
   FOR UPDATE OF b`;
 
 type KeyRow = { tenant_key: string; user_id_type: string; user_id: string };
-const rowKey = (r: KeyRow) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`;
+
+/** One string per user (the key of sets and maps), from an event or from a row. */
+export const userKey = (e: { tenantKey: string; userIdType: string; userId: string }): string => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`;
+export const rowKey = (r: KeyRow): string => userKey({ tenantKey: r.tenant_key, userIdType: r.user_id_type, userId: r.user_id });
 
 /** The users' rows, created when new and locked in key order (INSERT_USERS_SQL, LOCK_USERS_SQL); the keys of the new ones. */
 export async function lockUsers(query: (text: string, params: unknown[]) => Promise<unknown[]>, users: readonly { tenantKey: string; userIdType: string; userId: string; lane: number }[]): Promise<Set<string>> {
@@ -42,9 +45,9 @@ export async function lockUsers(query: (text: string, params: unknown[]) => Prom
 }
 
 /** Upserts the newest event per source behind the sequence guard (old values read by index, per row) and records every event in the audit trail:
- * accepted ones as changes (old → new), the rest as stale. A new source of a user who already stores $13 sources
+ * accepted ones as changes (old → new), the rest as stale. A new source of a user who already stores `cap` sources
  * (zero ones included, until the retention job drops them) is refused: not stored, audited as rejected with the
- * detail $14, and returned so the caller dead-letters it. The count is exact: the caller holds the user's lock.
+ * detail `capDetail`, and returned so the caller dead-letters it. The count is exact: the caller holds the user's lock.
  * Returns the users whose sources changed and the refused sources. */
 export function upsertSourcesSql(o: { input: string; cap: string; capDetail: string; auditStale: boolean }): string {
   return `
@@ -282,20 +285,18 @@ export const MAX_USERS_PER_TRANSACTION = 5000;
 /** Whether a failed transaction may simply be run again (see RETRYABLE). */
 export const isRetryable = (e: unknown): boolean => RETRYABLE.has((e as { code?: string } | null)?.code ?? '');
 
-const userKey = (e: { tenantKey: string; userIdType: string; userId: string }) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`;
-
-/** Splits events into groups of at most `max` users, each user's events in one group. */
-export function groupByUsers<T extends { tenantKey: string; userIdType: string; userId: string }>(events: readonly T[], max: number): T[][] {
+/** Splits items into groups of at most `max` users (by `keyOf`), each user's items in one group. */
+export function groupByUsers<T>(items: readonly T[], keyOf: (item: T) => string, max: number): T[][] {
   const slot = new Map<string, number>();
   const groups: T[][] = [];
-  for (const e of events) {
-    const k = userKey(e);
+  for (const item of items) {
+    const k = keyOf(item);
     let g = slot.get(k);
     if (g === undefined) {
       g = groups.length === 0 || slot.size >= groups.length * max ? groups.push([]) - 1 : groups.length - 1;
       slot.set(k, g);
     }
-    groups[g].push(e);
+    groups[g].push(item);
   }
   return groups;
 }
@@ -319,10 +320,7 @@ export class IngestRepository {
     // At most MAX_USERS_PER_TRANSACTION users a transaction. The caller commits its offsets after all of them, and
     // applying is idempotent (a replay is stale), so a crash between two of them loses nothing.
     const tagged = [...newest.map((e) => ({ e, newest: true })), ...superseded.map((e) => ({ e, newest: false }))];
-    const groups = groupByUsers(
-      tagged.map((t) => ({ ...t, tenantKey: t.e.tenantKey, userIdType: t.e.userIdType, userId: t.e.userId })),
-      MAX_USERS_PER_TRANSACTION,
-    );
+    const groups = groupByUsers(tagged, (t) => userKey(t.e), MAX_USERS_PER_TRANSACTION);
     if (groups.length === 0) groups.push([]);
     const total: IngestOutcome = { accepted: 0, stale: 0, usersChanged: 0, refused: [] };
     for (const [i, group] of groups.entries()) {
@@ -391,12 +389,12 @@ export class IngestRepository {
     let usersChanged = 0;
     if (changed.length > 0) {
       // A user's change is live if any of its events in the batch is (bulk only when all are).
-      const live = new Set(newest.filter((e) => !e.bulk).map((e) => `${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}`));
+      const live = new Set(newest.filter((e) => !e.bulk).map(userKey));
       const rows = await m.query(RECOMPUTE_DESIRED_SQL, [
         changed.map((r) => r.tenant_key),
         changed.map((r) => r.user_id_type),
         changed.map((r) => r.user_id),
-        changed.map((r) => (live.has(`${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`) ? LANES.live : LANES.bulk)),
+        changed.map((r) => (live.has(rowKey(r)) ? LANES.live : LANES.bulk)),
       ]);
       for (const r of rows as KeyRow[]) created.add(rowKey(r));
     }

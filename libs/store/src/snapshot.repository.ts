@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DataSource, QueryRunner } from 'typeorm';
-import { groupByUsers, isRetryable, MAX_USERS_PER_TRANSACTION, NOTIFY_DIRTY_SQL, RECOMPUTE_DESIRED_SQL, sourceCapRule, upsertSourcesSql } from './ingest.repository';
+import { groupByUsers, isRetryable, lockUsers, MAX_USERS_PER_TRANSACTION, NOTIFY_DIRTY_SQL, RECOMPUTE_DESIRED_SQL, rowKey, sourceCapRule, upsertSourcesSql, userKey } from './ingest.repository';
 import { LANES } from './lanes';
 
 /** One session's staging table: lines of the snapshot, COPYed in a chunk at a time, applied, then emptied. */
@@ -15,25 +15,6 @@ export const SNAPSHOT_STAGING_SQL = `
   )`;
 
 export const SNAPSHOT_COPY_SQL = `COPY snapshot_staging FROM STDIN`;
-
-/**
- * One group of staged users ($1) taken as ingest takes them (INSERT_USERS_SQL, LOCK_USERS_SQL): a row for each new
- * user (dirty, zero counts, bulk lane), then every row locked in key order, so a snapshot never races an event.
- */
-export const SNAPSHOT_INSERT_USERS_SQL = `
-  INSERT INTO badge_state (tenant_key, user_id_type, user_id, desired_revision, status, lane)
-  SELECT DISTINCT tenant_key, user_id_type, user_id, 1, 'pending', ${LANES.bulk}::smallint FROM snapshot_staging WHERE grp = $1
-  ORDER BY 1, 2, 3
-  ON CONFLICT (tenant_key, user_id_type, user_id) DO NOTHING
-  RETURNING tenant_key, user_id_type, user_id`;
-
-export const SNAPSHOT_LOCK_USERS_SQL = `
-  SELECT 1 FROM badge_state b
-  JOIN (SELECT DISTINCT tenant_key COLLATE "C" AS tenant_key, user_id_type COLLATE "C" AS user_id_type, user_id COLLATE "C" AS user_id
-        FROM snapshot_staging WHERE grp = $1) k
-    ON (b.tenant_key, b.user_id_type, b.user_id) = (k.tenant_key, k.user_id_type, k.user_id)
-  ORDER BY b.tenant_key, b.user_id_type, b.user_id
-  FOR UPDATE OF b`;
 
 /**
  * Ingest's own statement (upsertSourcesSql: newest sequence wins, the sources cap, changes audited), reading the
@@ -105,16 +86,17 @@ export class SnapshotRepository {
     if (lines.length === 0) return { applied: 0, usersChanged: 0, refused: [] };
     await client.query('TRUNCATE snapshot_staging');
     // One COPY for the chunk; then a transaction per group of at most MAX_USERS_PER_TRANSACTION users.
-    const groups = groupByUsers(lines.map((l) => ({ ...l, tenantKey: l.event.tenantKey, userIdType: l.event.userIdType, userId: l.event.userId })), MAX_USERS_PER_TRANSACTION);
+    const groups = groupByUsers(lines, (l) => userKey(l.event), MAX_USERS_PER_TRANSACTION);
     await pipeline(Readable.from([copyText(groups)]), client.query(copyFrom(SNAPSHOT_COPY_SQL)));
     const max = this.options.maxSourcesPerUser;
     const outcome: ChunkOutcome = { applied: 0, usersChanged: 0, refused: [] };
     for (let grp = 0, attempt = 1; grp < groups.length; ) {
       await client.query('BEGIN');
       try {
-        const created = await client.query({ name: 'snapshot_insert_users', text: SNAPSHOT_INSERT_USERS_SQL, values: [grp] });
-        await client.query({ name: 'snapshot_lock_users', text: SNAPSHOT_LOCK_USERS_SQL, values: [grp] });
-        const dirtied = new Set(created.rows.map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}`));
+        // The group's users taken as ingest takes them (a row for each new one, then every row locked in key
+        // order), so a snapshot never races an event.
+        const users = groups[grp].map(({ event: e }) => ({ tenantKey: e.tenantKey, userIdType: e.userIdType, userId: e.userId, lane: LANES.bulk }));
+        const dirtied = await lockUsers(async (text, values) => (await client.query(text, values)).rows, users);
         // Named: each session plans the statements once, not once a group.
         const { rows } = await client.query({ name: 'snapshot_apply', text: SNAPSHOT_APPLY_SQL, values: [max, `refused by the snapshot loader: source: ${sourceCapRule(max)}`, grp] });
         const changed = rows.filter((r) => r.outcome === 'changed');
@@ -124,15 +106,15 @@ export class SnapshotRepository {
             text: RECOMPUTE_DESIRED_SQL,
             values: [changed.map((x) => x.tenant_key), changed.map((x) => x.user_id_type), changed.map((x) => x.user_id), changed.map(() => LANES.bulk)],
           });
-          for (const x of r.rows) dirtied.add(`${x.tenant_key}\u001f${x.user_id_type}\u001f${x.user_id}`);
+          for (const x of r.rows) dirtied.add(rowKey(x));
         }
         outcome.usersChanged += dirtied.size;
         if (dirtied.size > 0) await client.query(NOTIFY_DIRTY_SQL, [String(dirtied.size)]);
         await client.query('COMMIT');
         outcome.applied += changed.reduce((n, r) => n + r.accepted, 0);
-        const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${r.tenant_key}\u001f${r.user_id_type}\u001f${r.user_id}\u001f${r.source}`));
+        const refusedKeys = new Set(rows.filter((r) => r.outcome === 'refused').map((r) => `${rowKey(r)}\u001f${r.source}`));
         for (const { line, event: e } of groups[grp]) {
-          if (refusedKeys.has(`${e.tenantKey}\u001f${e.userIdType}\u001f${e.userId}\u001f${e.source}`)) outcome.refused.push({ line, reason: `source: ${sourceCapRule(max)}` });
+          if (refusedKeys.has(`${userKey(e)}\u001f${e.source}`)) outcome.refused.push({ line, reason: `source: ${sourceCapRule(max)}` });
         }
         grp++;
         attempt = 1;

@@ -147,11 +147,11 @@ interface Decoded {
 const REFUSED_DATA = /^(22|23|54)/;
 const ZERO: ChunkResult = { accepted: 0, stale: 0, usersChanged: 0, deadLettered: 0 };
 
+export const PRIORITY_HEADER = 'badge-priority';
+
 /** The Kafka header `badge-priority: bulk` marks a message as bulk work (priority lanes); anything else is live. */
 export function isBulk(headers: InboundMessage['headers']): boolean {
   const h = headers[PRIORITY_HEADER];
   const first = Array.isArray(h) ? h[0] : h;
   return first !== undefined && first.toString().trim().toLowerCase() === 'bulk';
 }
-
-export const PRIORITY_HEADER = 'badge-priority';
