@@ -19,15 +19,6 @@ export interface HistoryPosition {
 
 const AT_TEXT = `to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export const BADGE_STATE_SQL = `
-  SELECT tenant_key, user_id_type, user_id,
-         desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
-         applied_pc_web_app, applied_pc_gadget, applied_mobile_web_app, applied_mobile_gadget,
-         status, next_attempt_at, attempts, desired_revision::text, pushed_revision::text, last_version::text,
-         last_pushed_at, desired_changed_at,
-         last_error_code, last_error_message, last_error_log_id, last_error_at
-  FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
-
 const SOURCE_COLUMNS = `source, sequence::text, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, updated_at`;
 
 /** A user's sources in source order, by the primary key: the first $4, or the $4 after source $5 (keyset). */
@@ -40,6 +31,26 @@ export const BADGE_SOURCES_AFTER_SQL = `
   SELECT ${SOURCE_COLUMNS}
   FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 AND source > $5
   ORDER BY source LIMIT $4`;
+
+/** The badge and its first $4 sources in source order, in one statement: one row per source with the state's columns
+ * on each, or one row with null source columns when the user has none; no row for an unknown user. */
+export const BADGE_SQL = `
+  SELECT s.tenant_key, s.user_id_type, s.user_id,
+         s.desired_pc_web_app, s.desired_pc_gadget, s.desired_mobile_web_app, s.desired_mobile_gadget,
+         s.applied_pc_web_app, s.applied_pc_gadget, s.applied_mobile_web_app, s.applied_mobile_gadget,
+         s.status, s.next_attempt_at, s.attempts, s.desired_revision::text, s.pushed_revision::text, s.last_version::text,
+         s.last_pushed_at, s.desired_changed_at,
+         s.last_error_code, s.last_error_message, s.last_error_log_id, s.last_error_at,
+         src.source, src.sequence, src.event_id, src.pc_web_app, src.pc_gadget, src.mobile_web_app, src.mobile_gadget,
+         src.occurred_at, src.updated_at
+  FROM badge_state s
+  LEFT JOIN LATERAL (
+    SELECT ${SOURCE_COLUMNS} FROM badge_source b
+    WHERE b.tenant_key = s.tenant_key AND b.user_id_type = s.user_id_type AND b.user_id = s.user_id
+    ORDER BY b.source LIMIT $4
+  ) src ON true
+  WHERE s.tenant_key = $1 AND s.user_id_type = $2 AND s.user_id = $3
+  ORDER BY src.source`;
 
 const HISTORY_COLUMNS = `
   ${AT_TEXT} AS at, a.id::text AS id, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
@@ -86,14 +97,17 @@ export const LIST_BY_STATUS_IN_TENANTS_AFTER_SQL = `
   WHERE status = $1 AND tenant_key = ANY($6::text[]) AND (tenant_key, user_id_type, user_id) > ($3, $4, $5)
   ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
 
-/** Per-status counts: one pass over the status index (index-only when the visibility map is fresh). */
+/** Per-status counts from the totals the badge_state triggers keep and the deltas not yet folded into them, in one
+ * snapshot (migration StatusCounts1764979200000): a few rows per tenant, whatever the number of users. */
 export const COUNT_BY_STATUS_SQL = `
-  SELECT count(*) FILTER (WHERE status = 'pending')::int     AS pending,
-         count(*) FILTER (WHERE status = 'in_sync')::int     AS in_sync,
-         count(*) FILTER (WHERE status = 'backing_off')::int AS backing_off,
-         count(*) FILTER (WHERE status = 'parked')::int      AS parked,
-         count(*)::int                                       AS total
-  FROM badge_state`;
+  SELECT coalesce(sum(n) FILTER (WHERE status = 'pending'), 0)::int     AS pending,
+         coalesce(sum(n) FILTER (WHERE status = 'in_sync'), 0)::int     AS in_sync,
+         coalesce(sum(n) FILTER (WHERE status = 'backing_off'), 0)::int AS backing_off,
+         coalesce(sum(n) FILTER (WHERE status = 'parked'), 0)::int      AS parked,
+         coalesce(sum(n), 0)::int                                       AS total
+  FROM (SELECT tenant_key, status, n FROM badge_status_count
+        UNION ALL
+        SELECT tenant_key, status, n FROM badge_status_delta) c`;
 
 export const COUNT_BY_STATUS_IN_TENANTS_SQL = `${COUNT_BY_STATUS_SQL} WHERE tenant_key = ANY($1::text[])`;
 
@@ -240,17 +254,31 @@ export interface ResyncRow {
 
 const keyParams = (k: UserKey) => [k.tenantKey, k.userIdType, k.userId];
 
+/** A row of BADGE_SQL: the source columns are null when the user has no source. */
+type NullableSource = { [K in keyof BadgeSourceRow]: BadgeSourceRow[K] | null };
+
+const sourceOf = (r: BadgeSourceRow): BadgeSourceRow => ({
+  source: r.source,
+  sequence: r.sequence,
+  event_id: r.event_id,
+  pc_web_app: r.pc_web_app,
+  pc_gadget: r.pc_gadget,
+  mobile_web_app: r.mobile_web_app,
+  mobile_gadget: r.mobile_gadget,
+  occurred_at: r.occurred_at,
+  updated_at: r.updated_at,
+});
+
 /** Every read the audit API makes, and the operator resync. Parameterised statements only. */
 export class AuditRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** The badge with its first `sourcesLimit` sources (in source order). */
+  /** The badge with its first `sourcesLimit` sources (in source order), in one round trip. */
   async badge(key: UserKey, sourcesLimit: number): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
-    const [states, sources] = await Promise.all([
-      this.prepared<BadgeStateRow>('audit_badge_state', BADGE_STATE_SQL, keyParams(key)),
-      this.sources(key, sourcesLimit),
-    ]);
-    return states.length === 0 ? null : { state: states[0], sources };
+    const rows = await this.prepared<BadgeStateRow & NullableSource>('audit_badge', BADGE_SQL, [...keyParams(key), sourcesLimit]);
+    if (rows.length === 0) return null;
+    // The state's columns are on every row (the source columns beside them are not read from `state`).
+    return { state: rows[0], sources: rows[0].source === null ? [] : (rows as BadgeSourceRow[]).map(sourceOf) };
   }
 
   /** Up to `limit` of the user's sources in source order, strictly after the source `after`. */
