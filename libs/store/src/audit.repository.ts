@@ -120,16 +120,31 @@ export const BACKLOG_SUMMARY_SQL = `
 
 export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
 
-/** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
-export const PUSHES_SINCE_SQL = `
-  SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
+/** The window's start ($1 seconds back) in epoch minutes, and the end of its first, partial minute. */
+const WINDOW_MINUTE = `floor(extract(epoch FROM now() - $1 * interval '1 second') / 60)::bigint`;
+
+/**
+ * Pushes since $1 seconds ago by outcome and code, exactly: the first, partial minute from the rows (the partial
+ * index badge_audit_push_outcome, at most a minute of pushes), every later minute from the per-minute counts and
+ * the deltas not yet folded into them (migration PushCounts1764979200001), in one snapshot. `tenants` ($2, the
+ * IN_TENANTS variant) reads the tenants' own counts; otherwise the all-tenants counts (tenant_key NULL).
+ */
+const pushesSince = (tenant: string) => `
+  SELECT outcome, code, sum(n)::int AS n FROM (
+    SELECT outcome, code, count(*) AS n FROM badge_audit
+    WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
+      AND at < to_timestamp((${WINDOW_MINUTE} + 1) * 60) AND ${tenant.replace('tenant_key IS NULL', 'true')}
+    GROUP BY outcome, code
+    UNION ALL
+    SELECT outcome, code, n FROM badge_push_count WHERE ${tenant} AND minute > ${WINDOW_MINUTE}
+    UNION ALL
+    SELECT outcome, code, n FROM badge_push_delta WHERE ${tenant} AND minute > ${WINDOW_MINUTE}
+  ) p
   GROUP BY outcome, code`;
 
-export const PUSHES_SINCE_IN_TENANTS_SQL = `
-  SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
-  GROUP BY outcome, code`;
+export const PUSHES_SINCE_SQL = pushesSince('tenant_key IS NULL');
+
+export const PUSHES_SINCE_IN_TENANTS_SQL = pushesSince('tenant_key = ANY($2::text[])');
 
 /**
  * Shadow mode: the would-be pushes of the last $1 seconds, and the busiest minute among them (the push rate the
@@ -144,6 +159,24 @@ export const SHADOW_RATE_SQL = `
   ) per_minute`;
 
 export const SERVICE_MODE_SQL = `SELECT mode, changed_at FROM service_mode WHERE id = 1`;
+
+/**
+ * GET /v1/stats in one round trip (each pooled query is a socket write and a wake-up of a backend): users per
+ * status, the backlog, the pushes since $1 seconds ago and the service mode, of the tenants $2 (the IN_TENANTS
+ * variant) or of all. Each part is the statement above of the same name.
+ */
+const overview = (counts: string, backlog: string, pushes: string) => `
+  SELECT c.pending, c.in_sync, c.backing_off, c.parked, c.total, b.dirty, b.oldest_age_seconds, m.mode, m.changed_at,
+         (SELECT coalesce(json_agg(json_build_object('outcome', p.outcome, 'code', p.code, 'n', p.n)), '[]') FROM (${pushes}) p) AS pushes
+  FROM (${counts}) c CROSS JOIN (${backlog}) b LEFT JOIN (${SERVICE_MODE_SQL}) m ON true`;
+
+export const OVERVIEW_SQL = overview(COUNT_BY_STATUS_SQL, BACKLOG_SUMMARY_SQL, PUSHES_SINCE_SQL);
+
+export const OVERVIEW_IN_TENANTS_SQL = overview(
+  COUNT_BY_STATUS_IN_TENANTS_SQL.replace('$1::text[]', '$2::text[]'),
+  BACKLOG_SUMMARY_IN_TENANTS_SQL.replace('$1::text[]', '$2::text[]'),
+  PUSHES_SINCE_IN_TENANTS_SQL,
+);
 
 /** The store app's app_ticket as the callback stored it (the api role may not hold it in memory). */
 export const APP_TICKET_RECEIVED_SQL = `
@@ -244,6 +277,13 @@ export interface PushCount {
   n: number;
 }
 
+export interface Overview {
+  users: StatusCounts;
+  dirty: { dirty: number; oldestAgeSeconds: number | null };
+  pushes: PushCount[];
+  mode: { mode: 'live' | 'shadow'; since: Date };
+}
+
 export interface ResyncRow {
   tenant_key: string;
   user_id_type: string;
@@ -319,18 +359,44 @@ export class AuditRepository {
       : this.ds.query(LIST_BY_STATUS_FIRST_PAGE_SQL, [status, limit]);
   }
 
+  /* GET /v1/stats's reads run as named prepared statements too: planning the pushes' read over the day partitions
+   * cost more than running it. */
   async countByStatus(tenants: readonly string[] | null = null): Promise<StatusCounts> {
-    return (tenants === null ? await this.ds.query(COUNT_BY_STATUS_SQL) : await this.ds.query(COUNT_BY_STATUS_IN_TENANTS_SQL, [tenants]))[0];
+    const [row] =
+      tenants === null
+        ? await this.prepared<StatusCounts>('audit_count_by_status', COUNT_BY_STATUS_SQL, [])
+        : await this.prepared<StatusCounts>('audit_count_by_status_in_tenants', COUNT_BY_STATUS_IN_TENANTS_SQL, [tenants]);
+    return row;
   }
 
   async dirtySummary(tenants: readonly string[] | null = null): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
-    const [row]: { dirty: number; oldest_age_seconds: number | null }[] =
-      tenants === null ? await this.ds.query(BACKLOG_SUMMARY_SQL) : await this.ds.query(BACKLOG_SUMMARY_IN_TENANTS_SQL, [tenants]);
+    type Row = { dirty: number; oldest_age_seconds: number | null };
+    const [row] =
+      tenants === null
+        ? await this.prepared<Row>('audit_backlog_summary', BACKLOG_SUMMARY_SQL, [])
+        : await this.prepared<Row>('audit_backlog_summary_in_tenants', BACKLOG_SUMMARY_IN_TENANTS_SQL, [tenants]);
     return { dirty: row.dirty, oldestAgeSeconds: row.oldest_age_seconds };
   }
 
   pushesSince(seconds: number, tenants: readonly string[] | null = null): Promise<PushCount[]> {
-    return tenants === null ? this.ds.query(PUSHES_SINCE_SQL, [seconds]) : this.ds.query(PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+    return tenants === null
+      ? this.prepared('audit_pushes_since', PUSHES_SINCE_SQL, [seconds])
+      : this.prepared('audit_pushes_since_in_tenants', PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+  }
+
+  /** countByStatus, dirtySummary, pushesSince and serviceMode in one statement (GET /v1/stats). */
+  async overview(pushSeconds: number, tenants: readonly string[] | null = null): Promise<Overview> {
+    type Row = StatusCounts & { dirty: number; oldest_age_seconds: number | null; mode: 'live' | 'shadow' | null; changed_at: Date | null; pushes: PushCount[] };
+    const [r] =
+      tenants === null
+        ? await this.prepared<Row>('audit_overview', OVERVIEW_SQL, [pushSeconds])
+        : await this.prepared<Row>('audit_overview_in_tenants', OVERVIEW_IN_TENANTS_SQL, [pushSeconds, tenants]);
+    return {
+      users: { pending: r.pending, in_sync: r.in_sync, backing_off: r.backing_off, parked: r.parked, total: r.total },
+      dirty: { dirty: r.dirty, oldestAgeSeconds: r.oldest_age_seconds },
+      pushes: r.pushes,
+      mode: r.mode === null ? { mode: 'live', since: new Date(0) } : { mode: r.mode, since: r.changed_at! },
+    };
   }
 
   /** Shadow pushes in the last `seconds`, and the count of the busiest minute among them. */
@@ -341,7 +407,7 @@ export class AuditRepository {
 
   /** The deployment's FEISHU_MODE as the database holds it (every replica claims only in it). */
   async serviceMode(): Promise<{ mode: 'live' | 'shadow'; since: Date }> {
-    const [r] = await this.ds.query(SERVICE_MODE_SQL);
+    const [r] = await this.prepared<{ mode: 'live' | 'shadow'; changed_at: Date }>('audit_service_mode', SERVICE_MODE_SQL, []);
     return r ? { mode: r.mode, since: r.changed_at } : { mode: 'live', since: new Date(0) };
   }
 

@@ -5,7 +5,8 @@ import { jittered, PeriodicTask } from '../common/periodic-task';
 import { AUDIT } from './audit.constants';
 
 /**
- * Folds the per-status deltas the badge_state triggers append into the totals GET /v1/stats reads, every few seconds
+ * Folds the deltas the badge_state and badge_audit triggers append (users per status, pushes per minute) into the
+ * totals GET /v1/stats reads, every few seconds
  * on every replica. The read is exact without it (it sums totals and pending deltas); the fold keeps the deltas
  * short. Folds of several replicas may overlap: each delta is taken by one of them (DELETE … RETURNING).
  */
@@ -14,7 +15,7 @@ export class StatusCountFoldService implements OnApplicationBootstrap, BeforeApp
   private readonly log = new Logger(StatusCountFoldService.name);
   private readonly task = new PeriodicTask({
     name: 'status count fold',
-    run: () => this.counts.fold(),
+    run: () => this.counts.fold(2 * AUDIT.pushWindowSeconds),
     firstDelayMs: () => this.interval(),
     nextDelayMs: () => this.interval(),
     log: this.log,
