@@ -120,8 +120,15 @@ export const BACKLOG_SUMMARY_SQL = `
 
 export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
 
-/** The window's start ($1 seconds back) in epoch minutes, and the end of its first, partial minute. */
-const WINDOW_MINUTE = `floor(extract(epoch FROM now() - $1 * interval '1 second') / 60)::bigint`;
+/**
+ * The window's start ($1 seconds back), its minute (epoch minutes) and the end of that first, partial minute, each
+ * a scalar subquery: computed once per execution (not per row), and, being unknown to the planner whether or not $1
+ * is, they make the custom and generic plans alike, so the prepared statement settles on the generic plan instead
+ * of planning every request over the day partitions (1.3-2 ms, more than running it).
+ */
+const WINDOW_START = `(SELECT now() - $1 * interval '1 second')`;
+const WINDOW_MINUTE = `(SELECT floor(extract(epoch FROM now() - $1 * interval '1 second') / 60)::bigint)`;
+const WINDOW_FIRST_MINUTE_END = `(SELECT to_timestamp((floor(extract(epoch FROM now() - $1 * interval '1 second') / 60) + 1) * 60))`;
 
 /**
  * Pushes since $1 seconds ago by outcome and code, exactly: the first, partial minute from the rows (the partial
@@ -132,8 +139,8 @@ const WINDOW_MINUTE = `floor(extract(epoch FROM now() - $1 * interval '1 second'
 const pushesSince = (tenant: string) => `
   SELECT outcome, code, sum(n)::int AS n FROM (
     SELECT outcome, code, count(*) AS n FROM badge_audit
-    WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
-      AND at < to_timestamp((${WINDOW_MINUTE} + 1) * 60) AND ${tenant.replace('tenant_key IS NULL', 'true')}
+    WHERE kind = ${sqlKind('push')} AND at >= ${WINDOW_START} AND at < ${WINDOW_FIRST_MINUTE_END}
+      AND ${tenant.replace('tenant_key IS NULL', 'true')}
     GROUP BY outcome, code
     UNION ALL
     SELECT outcome, code, n FROM badge_push_count WHERE ${tenant} AND minute > ${WINDOW_MINUTE}
