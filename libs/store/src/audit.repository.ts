@@ -19,15 +19,6 @@ export interface HistoryPosition {
 
 const AT_TEXT = `to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export const BADGE_STATE_SQL = `
-  SELECT tenant_key, user_id_type, user_id,
-         desired_pc_web_app, desired_pc_gadget, desired_mobile_web_app, desired_mobile_gadget,
-         applied_pc_web_app, applied_pc_gadget, applied_mobile_web_app, applied_mobile_gadget,
-         status, next_attempt_at, attempts, desired_revision::text, pushed_revision::text, last_version::text,
-         last_pushed_at, desired_changed_at,
-         last_error_code, last_error_message, last_error_log_id, last_error_at
-  FROM badge_state WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3`;
-
 const SOURCE_COLUMNS = `source, sequence::text, event_id, pc_web_app, pc_gadget, mobile_web_app, mobile_gadget, occurred_at, updated_at`;
 
 /** A user's sources in source order, by the primary key: the first $4, or the $4 after source $5 (keyset). */
@@ -40,6 +31,26 @@ export const BADGE_SOURCES_AFTER_SQL = `
   SELECT ${SOURCE_COLUMNS}
   FROM badge_source WHERE tenant_key = $1 AND user_id_type = $2 AND user_id = $3 AND source > $5
   ORDER BY source LIMIT $4`;
+
+/** The badge and its first $4 sources in source order, in one statement: one row per source with the state's columns
+ * on each, or one row with null source columns when the user has none; no row for an unknown user. */
+export const BADGE_SQL = `
+  SELECT s.tenant_key, s.user_id_type, s.user_id,
+         s.desired_pc_web_app, s.desired_pc_gadget, s.desired_mobile_web_app, s.desired_mobile_gadget,
+         s.applied_pc_web_app, s.applied_pc_gadget, s.applied_mobile_web_app, s.applied_mobile_gadget,
+         s.status, s.next_attempt_at, s.attempts, s.desired_revision::text, s.pushed_revision::text, s.last_version::text,
+         s.last_pushed_at, s.desired_changed_at,
+         s.last_error_code, s.last_error_message, s.last_error_log_id, s.last_error_at,
+         src.source, src.sequence, src.event_id, src.pc_web_app, src.pc_gadget, src.mobile_web_app, src.mobile_gadget,
+         src.occurred_at, src.updated_at
+  FROM badge_state s
+  LEFT JOIN LATERAL (
+    SELECT ${SOURCE_COLUMNS} FROM badge_source b
+    WHERE b.tenant_key = s.tenant_key AND b.user_id_type = s.user_id_type AND b.user_id = s.user_id
+    ORDER BY b.source LIMIT $4
+  ) src ON true
+  WHERE s.tenant_key = $1 AND s.user_id_type = $2 AND s.user_id = $3
+  ORDER BY src.source`;
 
 const HISTORY_COLUMNS = `
   ${AT_TEXT} AS at, a.id::text AS id, kind, source, sequence::text, event_id, old_counts, new_counts, version::text,
@@ -86,14 +97,17 @@ export const LIST_BY_STATUS_IN_TENANTS_AFTER_SQL = `
   WHERE status = $1 AND tenant_key = ANY($6::text[]) AND (tenant_key, user_id_type, user_id) > ($3, $4, $5)
   ORDER BY tenant_key, user_id_type, user_id LIMIT $2`;
 
-/** Per-status counts: one pass over the status index (index-only when the visibility map is fresh). */
+/** Per-status counts from the totals the badge_state triggers keep and the deltas not yet folded into them, in one
+ * snapshot (migration StatusCounts1764979200000): a few rows per tenant, whatever the number of users. */
 export const COUNT_BY_STATUS_SQL = `
-  SELECT count(*) FILTER (WHERE status = 'pending')::int     AS pending,
-         count(*) FILTER (WHERE status = 'in_sync')::int     AS in_sync,
-         count(*) FILTER (WHERE status = 'backing_off')::int AS backing_off,
-         count(*) FILTER (WHERE status = 'parked')::int      AS parked,
-         count(*)::int                                       AS total
-  FROM badge_state`;
+  SELECT coalesce(sum(n) FILTER (WHERE status = 'pending'), 0)::int     AS pending,
+         coalesce(sum(n) FILTER (WHERE status = 'in_sync'), 0)::int     AS in_sync,
+         coalesce(sum(n) FILTER (WHERE status = 'backing_off'), 0)::int AS backing_off,
+         coalesce(sum(n) FILTER (WHERE status = 'parked'), 0)::int      AS parked,
+         coalesce(sum(n), 0)::int                                       AS total
+  FROM (SELECT tenant_key, status, n FROM badge_status_count
+        UNION ALL
+        SELECT tenant_key, status, n FROM badge_status_delta) c`;
 
 export const COUNT_BY_STATUS_IN_TENANTS_SQL = `${COUNT_BY_STATUS_SQL} WHERE tenant_key = ANY($1::text[])`;
 
@@ -106,16 +120,38 @@ export const BACKLOG_SUMMARY_SQL = `
 
 export const BACKLOG_SUMMARY_IN_TENANTS_SQL = `${BACKLOG_SUMMARY_SQL} AND tenant_key = ANY($1::text[])`;
 
-/** Through the partial index badge_audit_push_outcome; runtime partition pruning keeps it to today's partitions. */
-export const PUSHES_SINCE_SQL = `
-  SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second'
+/**
+ * The window's start ($1 seconds back), its minute (epoch minutes) and the end of that first, partial minute, each
+ * a scalar subquery: computed once per execution (not per row), and, being unknown to the planner whether or not $1
+ * is, they make the custom and generic plans alike, so the prepared statement settles on the generic plan instead
+ * of planning every request over the day partitions (1.3-2 ms, more than running it).
+ */
+const WINDOW_START = `(SELECT now() - $1 * interval '1 second')`;
+const WINDOW_MINUTE = `(SELECT floor(extract(epoch FROM now() - $1 * interval '1 second') / 60)::bigint)`;
+const WINDOW_FIRST_MINUTE_END = `(SELECT to_timestamp((floor(extract(epoch FROM now() - $1 * interval '1 second') / 60) + 1) * 60))`;
+
+/**
+ * Pushes since $1 seconds ago by outcome and code, exactly: the first, partial minute from the rows (the partial
+ * index badge_audit_push_outcome, at most a minute of pushes), every later minute from the per-minute counts and
+ * the deltas not yet folded into them (migration PushCounts1764979200001), in one snapshot. `tenants` ($2, the
+ * IN_TENANTS variant) reads the tenants' own counts; otherwise the all-tenants counts (tenant_key NULL).
+ */
+const pushesSince = (tenant: string) => `
+  SELECT outcome, code, sum(n)::int AS n FROM (
+    SELECT outcome, code, count(*) AS n FROM badge_audit
+    WHERE kind = ${sqlKind('push')} AND at >= ${WINDOW_START} AND at < ${WINDOW_FIRST_MINUTE_END}
+      AND ${tenant.replace('tenant_key IS NULL', 'true')}
+    GROUP BY outcome, code
+    UNION ALL
+    SELECT outcome, code, n FROM badge_push_count WHERE ${tenant} AND minute > ${WINDOW_MINUTE}
+    UNION ALL
+    SELECT outcome, code, n FROM badge_push_delta WHERE ${tenant} AND minute > ${WINDOW_MINUTE}
+  ) p
   GROUP BY outcome, code`;
 
-export const PUSHES_SINCE_IN_TENANTS_SQL = `
-  SELECT outcome, code, count(*)::int AS n FROM badge_audit
-  WHERE kind = ${sqlKind('push')} AND at >= now() - $1 * interval '1 second' AND tenant_key = ANY($2::text[])
-  GROUP BY outcome, code`;
+export const PUSHES_SINCE_SQL = pushesSince('tenant_key IS NULL');
+
+export const PUSHES_SINCE_IN_TENANTS_SQL = pushesSince('tenant_key = ANY($2::text[])');
 
 /**
  * Shadow mode: the would-be pushes of the last $1 seconds, and the busiest minute among them (the push rate the
@@ -130,6 +166,24 @@ export const SHADOW_RATE_SQL = `
   ) per_minute`;
 
 export const SERVICE_MODE_SQL = `SELECT mode, changed_at FROM service_mode WHERE id = 1`;
+
+/**
+ * GET /v1/stats in one round trip (each pooled query is a socket write and a wake-up of a backend): users per
+ * status, the backlog, the pushes since $1 seconds ago and the service mode, of the tenants $2 (the IN_TENANTS
+ * variant) or of all. Each part is the statement above of the same name.
+ */
+const overview = (counts: string, backlog: string, pushes: string) => `
+  SELECT c.pending, c.in_sync, c.backing_off, c.parked, c.total, b.dirty, b.oldest_age_seconds, m.mode, m.changed_at,
+         (SELECT coalesce(json_agg(json_build_object('outcome', p.outcome, 'code', p.code, 'n', p.n)), '[]') FROM (${pushes}) p) AS pushes
+  FROM (${counts}) c CROSS JOIN (${backlog}) b LEFT JOIN (${SERVICE_MODE_SQL}) m ON true`;
+
+export const OVERVIEW_SQL = overview(COUNT_BY_STATUS_SQL, BACKLOG_SUMMARY_SQL, PUSHES_SINCE_SQL);
+
+export const OVERVIEW_IN_TENANTS_SQL = overview(
+  COUNT_BY_STATUS_IN_TENANTS_SQL.replace('$1::text[]', '$2::text[]'),
+  BACKLOG_SUMMARY_IN_TENANTS_SQL.replace('$1::text[]', '$2::text[]'),
+  PUSHES_SINCE_IN_TENANTS_SQL,
+);
 
 /** The store app's app_ticket as the callback stored it (the api role may not hold it in memory). */
 export const APP_TICKET_RECEIVED_SQL = `
@@ -230,6 +284,13 @@ export interface PushCount {
   n: number;
 }
 
+export interface Overview {
+  users: StatusCounts;
+  dirty: { dirty: number; oldestAgeSeconds: number | null };
+  pushes: PushCount[];
+  mode: { mode: 'live' | 'shadow'; since: Date };
+}
+
 export interface ResyncRow {
   tenant_key: string;
   user_id_type: string;
@@ -240,17 +301,31 @@ export interface ResyncRow {
 
 const keyParams = (k: UserKey) => [k.tenantKey, k.userIdType, k.userId];
 
+/** A row of BADGE_SQL: the source columns are null when the user has no source. */
+type NullableSource = { [K in keyof BadgeSourceRow]: BadgeSourceRow[K] | null };
+
+const sourceOf = (r: BadgeSourceRow): BadgeSourceRow => ({
+  source: r.source,
+  sequence: r.sequence,
+  event_id: r.event_id,
+  pc_web_app: r.pc_web_app,
+  pc_gadget: r.pc_gadget,
+  mobile_web_app: r.mobile_web_app,
+  mobile_gadget: r.mobile_gadget,
+  occurred_at: r.occurred_at,
+  updated_at: r.updated_at,
+});
+
 /** Every read the audit API makes, and the operator resync. Parameterised statements only. */
 export class AuditRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** The badge with its first `sourcesLimit` sources (in source order). */
+  /** The badge with its first `sourcesLimit` sources (in source order), in one round trip. */
   async badge(key: UserKey, sourcesLimit: number): Promise<{ state: BadgeStateRow; sources: BadgeSourceRow[] } | null> {
-    const [states, sources] = await Promise.all([
-      this.prepared<BadgeStateRow>('audit_badge_state', BADGE_STATE_SQL, keyParams(key)),
-      this.sources(key, sourcesLimit),
-    ]);
-    return states.length === 0 ? null : { state: states[0], sources };
+    const rows = await this.prepared<BadgeStateRow & NullableSource>('audit_badge', BADGE_SQL, [...keyParams(key), sourcesLimit]);
+    if (rows.length === 0) return null;
+    // The state's columns are on every row (the source columns beside them are not read from `state`).
+    return { state: rows[0], sources: rows[0].source === null ? [] : (rows as BadgeSourceRow[]).map(sourceOf) };
   }
 
   /** Up to `limit` of the user's sources in source order, strictly after the source `after`. */
@@ -291,18 +366,44 @@ export class AuditRepository {
       : this.ds.query(LIST_BY_STATUS_FIRST_PAGE_SQL, [status, limit]);
   }
 
+  /* GET /v1/stats's reads run as named prepared statements too: planning the pushes' read over the day partitions
+   * cost more than running it. */
   async countByStatus(tenants: readonly string[] | null = null): Promise<StatusCounts> {
-    return (tenants === null ? await this.ds.query(COUNT_BY_STATUS_SQL) : await this.ds.query(COUNT_BY_STATUS_IN_TENANTS_SQL, [tenants]))[0];
+    const [row] =
+      tenants === null
+        ? await this.prepared<StatusCounts>('audit_count_by_status', COUNT_BY_STATUS_SQL, [])
+        : await this.prepared<StatusCounts>('audit_count_by_status_in_tenants', COUNT_BY_STATUS_IN_TENANTS_SQL, [tenants]);
+    return row;
   }
 
   async dirtySummary(tenants: readonly string[] | null = null): Promise<{ dirty: number; oldestAgeSeconds: number | null }> {
-    const [row]: { dirty: number; oldest_age_seconds: number | null }[] =
-      tenants === null ? await this.ds.query(BACKLOG_SUMMARY_SQL) : await this.ds.query(BACKLOG_SUMMARY_IN_TENANTS_SQL, [tenants]);
+    type Row = { dirty: number; oldest_age_seconds: number | null };
+    const [row] =
+      tenants === null
+        ? await this.prepared<Row>('audit_backlog_summary', BACKLOG_SUMMARY_SQL, [])
+        : await this.prepared<Row>('audit_backlog_summary_in_tenants', BACKLOG_SUMMARY_IN_TENANTS_SQL, [tenants]);
     return { dirty: row.dirty, oldestAgeSeconds: row.oldest_age_seconds };
   }
 
   pushesSince(seconds: number, tenants: readonly string[] | null = null): Promise<PushCount[]> {
-    return tenants === null ? this.ds.query(PUSHES_SINCE_SQL, [seconds]) : this.ds.query(PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+    return tenants === null
+      ? this.prepared('audit_pushes_since', PUSHES_SINCE_SQL, [seconds])
+      : this.prepared('audit_pushes_since_in_tenants', PUSHES_SINCE_IN_TENANTS_SQL, [seconds, tenants]);
+  }
+
+  /** countByStatus, dirtySummary, pushesSince and serviceMode in one statement (GET /v1/stats). */
+  async overview(pushSeconds: number, tenants: readonly string[] | null = null): Promise<Overview> {
+    type Row = StatusCounts & { dirty: number; oldest_age_seconds: number | null; mode: 'live' | 'shadow' | null; changed_at: Date | null; pushes: PushCount[] };
+    const [r] =
+      tenants === null
+        ? await this.prepared<Row>('audit_overview', OVERVIEW_SQL, [pushSeconds])
+        : await this.prepared<Row>('audit_overview_in_tenants', OVERVIEW_IN_TENANTS_SQL, [pushSeconds, tenants]);
+    return {
+      users: { pending: r.pending, in_sync: r.in_sync, backing_off: r.backing_off, parked: r.parked, total: r.total },
+      dirty: { dirty: r.dirty, oldestAgeSeconds: r.oldest_age_seconds },
+      pushes: r.pushes,
+      mode: r.mode === null ? { mode: 'live', since: new Date(0) } : { mode: r.mode, since: r.changed_at! },
+    };
   }
 
   /** Shadow pushes in the last `seconds`, and the count of the busiest minute among them. */
@@ -313,7 +414,7 @@ export class AuditRepository {
 
   /** The deployment's FEISHU_MODE as the database holds it (every replica claims only in it). */
   async serviceMode(): Promise<{ mode: 'live' | 'shadow'; since: Date }> {
-    const [r] = await this.ds.query(SERVICE_MODE_SQL);
+    const [r] = await this.prepared<{ mode: 'live' | 'shadow'; changed_at: Date }>('audit_service_mode', SERVICE_MODE_SQL, []);
     return r ? { mode: r.mode, since: r.changed_at } : { mode: 'live', since: new Date(0) };
   }
 

@@ -10,6 +10,7 @@ export { MIGRATIONS } from './migrations';
 export * from './reconcile.repository';
 export * from './audit.repository';
 export * from './audit-partitions.repository';
+export * from './status-counts.repository';
 export * from './app-ticket.repository';
 export * from './mode.repository';
 export * from './lanes';

@@ -8,6 +8,7 @@ import { DatabaseService } from './database.service';
 import { IngestRepository, IngestRepositoryOptions } from './ingest.repository';
 import { ModeRepository } from './mode.repository';
 import { ReconcileRepository } from './reconcile.repository';
+import { StatusCountsRepository } from './status-counts.repository';
 
 export interface StoreOptions extends OpenDatabaseOptions {
   readonly ingest: IngestRepositoryOptions;
@@ -36,7 +37,7 @@ const dataSource: Provider = {
 
 const repository = <T>(type: new (ds: DataSource) => T): Provider => ({ provide: type, inject: [DataSource], useFactory: (ds: DataSource) => new type(ds) });
 
-const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, ModeRepository, AuditLookbackRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository];
+const EXPORTED = [DatabaseService, IngestRepository, ReconcileRepository, ModeRepository, AuditLookbackRepository, AuditRepository, AuditPartitionsRepository, AppTicketRepository, StatusCountsRepository];
 
 /**
  * The database, sealed: every repository and the DatabaseService, global, and nothing else. The DataSource is
@@ -64,6 +65,7 @@ export class StoreModule implements OnApplicationShutdown {
         repository(AuditLookbackRepository),
         repository(AuditPartitionsRepository),
         repository(AppTicketRepository),
+        repository(StatusCountsRepository),
       ],
       exports: EXPORTED,
     };

@@ -21,7 +21,13 @@ function repository(pushes: PushCount[], oldestAgeSeconds: number | null, mode: 
     },
     appTicketReceivedAt: async (appId: string) => (appId === 'cli_store' ? new Date('2026-11-24T07:00:00Z') : null),
   };
-  return new Proxy(known, {
+  const overview = async (seconds: number, tenants: string[] | null) => ({
+    users: await known.countByStatus(tenants),
+    dirty: await known.dirtySummary(),
+    pushes: await known.pushesSince(seconds),
+    mode: await known.serviceMode(),
+  });
+  return new Proxy({ ...known, overview }, {
     get: (t, p) => {
       if (p in t) return t[p as keyof typeof t];
       if (p === 'then') return undefined;

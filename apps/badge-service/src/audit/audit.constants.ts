@@ -19,4 +19,6 @@ export const AUDIT = {
   maintenanceJitter: 0.1,
   /** After a failed pass (database down, lock timeout), try again sooner than the hour. */
   maintenanceRetryMs: 60_000,
+  /** Folding badge_status_delta into the totals (GET /v1/stats reads both): keeps the deltas to seconds of writes. */
+  statusFoldIntervalMs: 10_000,
 } as const;

@@ -7,6 +7,8 @@ import { AuditSeriesIndex1764547200000 } from './1764547200000-audit-series-inde
 import { ServiceMode1764633600000 } from './1764633600000-service-mode';
 import { PriorityLanes1764720000000 } from './1764720000000-priority-lanes';
 import { SourceIndex1764806400000 } from './1764806400000-source-index';
+import { StatusCounts1764979200000 } from './1764979200000-status-counts';
+import { PushCounts1764979200001 } from './1764979200001-push-counts';
 
 /** In order. New migrations are appended, never edited once released. */
 export const MIGRATIONS = [
@@ -19,4 +21,6 @@ export const MIGRATIONS = [
   ServiceMode1764633600000,
   PriorityLanes1764720000000,
   SourceIndex1764806400000,
+  StatusCounts1764979200000,
+  PushCounts1764979200001,
 ];
