@@ -34,10 +34,10 @@ export async function dropDatabase(name) {
 }
 
 export function runNode(main, env) {
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d) => (out = (out + d).slice(-20000)));
-  child.stderr.on('data', (d) => (out = (out + d).slice(-20000)));
+  child.stdout.on('data', (d) => (out = (out + d).slice(-(Number(process.env.BENCH_OUTPUT_CHARS) || 20000))));
+  child.stderr.on('data', (d) => (out = (out + d).slice(-(Number(process.env.BENCH_OUTPUT_CHARS) || 20000))));
   const exited = new Promise((r) => child.once('exit', r));
   return { child, output: () => out, exited, stop: async () => { child.kill('SIGTERM'); await exited; } };
 }

@@ -11,7 +11,11 @@ import { Metrics } from '../metrics/metrics.service';
 import { IngestController } from './ingest.controller';
 import { IngestService } from './ingest.service';
 import { InboundMessage } from './ingest.types';
-import { KafkaBatchTransport } from './kafka-batch.transport';
+import { setFlagsFromString } from 'node:v8';
+import { boundHeapGrowth, FETCH_BYTES_PER_PARTITION, HEAP_GROWING_PERCENT, KafkaBatchTransport } from './kafka-batch.transport';
+
+// The transport sets a V8 flag when it listens; here it is only recorded (the test process keeps its own GC).
+jest.mock('node:v8', () => ({ ...jest.requireActual('node:v8'), setFlagsFromString: jest.fn() }));
 
 const TOPIC = 'badges.in';
 const config = {
@@ -65,7 +69,7 @@ const batch = (partition: number, offsets: number[]) => ({
 describe('KafkaBatchTransport', () => {
   let app: INestMicroservice;
   let consumer: FakeConsumer;
-  let consumerOptions: { groupId: string }[];
+  let consumerOptions: { groupId: string; maxBytes?: number; maxBytesPerPartition?: number }[];
   let clock: InstantClock;
   let readiness: ReadinessRegistry;
   let apply: jest.Mock<Promise<unknown>, [InboundMessage[]]>;
@@ -124,6 +128,14 @@ describe('KafkaBatchTransport', () => {
     expect(await ingestCheck()).toMatchObject({ ok: true, detail: { phase: 'joined', assignedPartitions: [0, 1] } });
   });
 
+  it('fetches about one chunk per partition, as many partitions at a time as it applies at once, and bounds heap growth', async () => {
+    await waitUntil(() => consumer.eachBatch !== undefined);
+    // kafkajs holds a whole fetch until all its partitions are handled: its size is memory held per round.
+    expect(consumerOptions[0]).toMatchObject({ maxBytesPerPartition: FETCH_BYTES_PER_PARTITION, maxBytes: 3 * FETCH_BYTES_PER_PARTITION });
+    expect(FETCH_BYTES_PER_PARTITION).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(setFlagsFromString).toHaveBeenCalledWith(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  });
+
   it('hands the handler chunks of INGEST_MAX_BATCH messages and commits each only after the handler resolved', async () => {
     await joined();
     const committedAtApply: number[] = [];
@@ -171,3 +183,16 @@ async function waitUntil(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setImmediate(r));
   if (!condition()) throw new Error('condition never held');
 }
+
+describe('boundHeapGrowth', () => {
+  beforeEach(() => jest.mocked(setFlagsFromString).mockClear());
+
+  it('sets the heap growing factor unless node was started with one', () => {
+    expect(boundHeapGrowth([])).toBe(true);
+    expect(setFlagsFromString).toHaveBeenCalledWith(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    jest.mocked(setFlagsFromString).mockClear();
+    expect(boundHeapGrowth(['--heap-growing-percent=80'])).toBe(false);
+    expect(boundHeapGrowth(['--heap_growing_percent=80'])).toBe(false);
+    expect(setFlagsFromString).not.toHaveBeenCalled();
+  });
+});
