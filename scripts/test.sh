@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prepare.sh
 npm run --silent typecheck
-# kafkajs on Node 24 warns TimeoutNegativeWarning (tulios/kafkajs#1751, harmless): that one warning only.
+# kafkajs 2.2.4 on Node 24 warns TimeoutNegativeWarning (tulios/kafkajs#1751; the service patches it, these clients do not): that one warning only.
 export NODE_OPTIONS='--experimental-vm-modules --disable-warning=TimeoutNegativeWarning'
 mkdir -p .test-results
 rm -f .test-results/*.json

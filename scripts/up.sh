@@ -37,7 +37,7 @@ audit API token ${AUDIT_API_TOKENS%%,*}
                 curl -H "Authorization: Bearer ${AUDIT_API_TOKENS%%,*}" http://127.0.0.1:$HTTP_PORT/v1/stats
 emulator        $FEISHU_BASE_URL/_emulator/badges   (logs: .run/emulator.log)
 INFO
-# kafkajs on Node 24 warns TimeoutNegativeWarning (tulios/kafkajs#1751, harmless): that one warning only.
+# kafkajs 2.2.4 on Node 24 warns TimeoutNegativeWarning (tulios/kafkajs#1751; the service patches it, these clients do not): that one warning only.
 node --disable-warning=TimeoutNegativeWarning scripts/sample-traffic.mjs
 echo "sample traffic done; the stack keeps running until Ctrl-C"
 wait

@@ -1,5 +1,4 @@
 import './compile-cache';
-import './kafkajs-warning';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';

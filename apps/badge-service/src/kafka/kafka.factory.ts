@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { ISocketFactory, Kafka, KafkaConfig, logLevel, LogEntry, SASLOptions } from 'kafkajs';
 import { FatalKafkaError, fatalKafkaMessage } from './kafka-failure';
+import { patchKafkajsRequestQueue } from './kafkajs-request-queue.patch';
 
 const log = new Logger('Kafka');
 
@@ -52,6 +53,7 @@ function sasl(config: Pick<AppConfig, 'kafka'>): SASLOptions | undefined {
  * from this Kafka instance, so they share brokers, TLS and SASL. `onFatal` hears failures no retry can cure.
  */
 export function createKafka(config: Pick<AppConfig, 'kafka'>, suffix: string, onFatal: (message: string) => void = () => undefined): Kafka {
+  patchKafkajsRequestQueue();
   const options: KafkaConfig = {
     clientId: `${config.kafka.clientId}-${suffix}`,
     brokers: config.kafka.brokers,
