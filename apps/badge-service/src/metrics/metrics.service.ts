@@ -77,7 +77,9 @@ export class Metrics {
   readonly usersParked = this.counter('badge_users_parked_total', 'Users parked after 213006/213007');
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'badge_process_' });
+    // The event-loop lag histogram samples with a timer: prom-client's default 10 ms woke an idle replica 100 times a
+    // second (~1% of a core, bench/idle.bench.mjs); every 100 ms still catches any stall worth an alert.
+    collectDefaultMetrics({ register: this.registry, prefix: 'badge_process_', eventLoopMonitoringPrecision: 100 });
   }
 
   private counter(name: string, help: string): Counter {
