@@ -97,7 +97,7 @@ async function engine() {
   const emuCpuPerReq = (cpuTicks(emu.child.pid) - emuTicks0) / 100 / sent;
   const db = await database(id());
   await seedUsers(db.ds, N, N);
-  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_CONCURRENCY: String(C), ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}) });
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_CONCURRENCY: String(C), ...(process.env.RECONCILE_BATCH_SIZE ? { RECONCILE_BATCH_SIZE: process.env.RECONCILE_BATCH_SIZE } : {}), ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}) });
   const pushed = async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
   await until('first push', async () => (await pushed()) > 0, 60_000, 20);
   const t1 = Date.now();
