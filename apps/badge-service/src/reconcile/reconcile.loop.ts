@@ -348,6 +348,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
 
   /** The retry with a fresh token spends a slot of the budget like any push, and waits for it. */
   private async slotForRetry(scope: string, deadlineAt: number, tickets: SendTicket[]): Promise<boolean> {
+    // The first attempt has been answered: its place in the send window counts from now (the retry may otherwise
+    // wait for its own first attempt's answer, and every push behind it with it).
+    const answeredAt = this.clock.monotonic();
+    for (const t of tickets) this.sendWindow(scope).answered(t, answeredAt);
     try {
       const at = this.dbClock.toLocal(await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs));
       const wait = at - this.clock.now();
