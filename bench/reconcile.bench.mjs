@@ -2,6 +2,8 @@
 //   npm run build && node bench/reconcile.bench.mjs [engine|quota|latency|growth]
 import { createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
 import { readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
 
 const APP = { FEISHU_APP_ID: 'cli_bench', FEISHU_APP_SECRET: 'bench-secret-value-123' };
 const { createDataSource, ensureDatabase, migrate, ReconcileRepository } = dist('libs/store/src/index.js');
@@ -13,7 +15,7 @@ async function emulator(env = {}) {
   const p = runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP.FEISHU_APP_ID, EMULATOR_APP_SECRET: APP.FEISHU_APP_SECRET, ...env });
   const url = `http://127.0.0.1:${port}`;
   await until('emulator', async () => (await fetch(`${url}/_emulator/health`).catch(() => null))?.ok, 30_000, 100);
-  return { url, stop: p.stop, stats: () => fetch(`${url}/_emulator/stats`).then((r) => r.json()) };
+  return { url, child: p.child, stop: p.stop, stats: () => fetch(`${url}/_emulator/stats`).then((r) => r.json()) };
 }
 async function database(tag) {
   const name = `bench_rec_${tag}`;
@@ -43,34 +45,103 @@ function service(db, emu, env) {
 }
 const results = [];
 
-async function engine() {
-  const N = Number(process.env.BENCH_ENGINE_USERS ?? 20_000);
-  const emu = await emulator({ EMULATOR_RATE_LIMIT: '0' });
-  // Baseline: the emulator's own ceiling, 64 concurrent clients posting app_badge/set directly, no database.
-  const token = (await (await fetch(`${emu.url}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app_id: APP.FEISHU_APP_ID, app_secret: APP.FEISHU_APP_SECRET }) })).json()).tenant_access_token;
+/** utime+stime of one process, in clock ticks (USER_HZ = 100). */
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** POSTs `count` app_badge/set requests with `concurrency` clients over one keep-alive agent (node:http, no fetch). */
+async function drive(url, token, count, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const u = new URL(`${url}/open-apis/application/v6/app_badge/set`);
+  const post = (body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   let sent = 0;
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: 64 }, async (_, c) => {
-    for (let i = 0; i < N / 64; i++, sent++) {
-      await fetch(`${emu.url}/open-apis/application/v6/app_badge/set`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ user_id: `raw_${c}_${i}`, version: String(1_700_000_000_000 + i), pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 1, gadget: 0 } }) });
+  const per = Math.ceil(count / concurrency);
+  await Promise.all(Array.from({ length: concurrency }, async (_, c) => {
+    for (let i = 0; i < per; i++, sent++) {
+      await post(JSON.stringify({ user_id: `raw_${c}_${i}`, version: String(1_700_000_000_000 + i), pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 1, gadget: 0 } }));
     }
   }));
-  const raw = sent / ((Date.now() - t0) / 1000);
+  agent.destroy();
+  return sent;
+}
+
+async function engine() {
+  const N = Number(process.env.BENCH_ENGINE_USERS ?? 20_000);
+  // The service's push concurrency (RECONCILE_CONCURRENCY, default 128): the ceiling is measured at the same one.
+  const C = Number(process.env.RECONCILE_CONCURRENCY ?? 128);
+  const emu = await emulator({ EMULATOR_RATE_LIMIT: '0' });
+  // Baseline: the emulator's own ceiling, C concurrent keep-alive clients posting app_badge/set directly, no database.
+  const token = (await (await fetch(`${emu.url}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app_id: APP.FEISHU_APP_ID, app_secret: APP.FEISHU_APP_SECRET }) })).json()).tenant_access_token;
+  await drive(emu.url, token, Math.min(2000, N), C); // warm-up (JIT, sockets)
+  const emuTicks0 = cpuTicks(emu.child.pid);
+  const t0 = Date.now();
+  const sent = await drive(emu.url, token, N, C);
+  const rawSecs = (Date.now() - t0) / 1000;
+  const raw = sent / rawSecs;
+  const emuCpuPerReq = (cpuTicks(emu.child.pid) - emuTicks0) / 100 / sent;
   const db = await database(id());
   await seedUsers(db.ds, N, N);
-  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000' });
-  await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
+  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_CONCURRENCY: String(C), ...(process.env.RECONCILE_BATCH_SIZE ? { RECONCILE_BATCH_SIZE: process.env.RECONCILE_BATCH_SIZE } : {}), ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}) });
+  const pushed = async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
+  await until('first push', async () => (await pushed()) > 0, 60_000, 20);
   const t1 = Date.now();
-  const first = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
-  await waitInSync(db.ds);
-  const rate = (N - first) / ((Date.now() - t1) / 1000);
+  const svcTicks0 = cpuTicks(svc.child.pid);
+  const pgTicks0 = postgresCpuTicks();
+  const first = await pushed();
+  // Sampled every 200 ms: the CPU figures stop at the sample that saw every user in sync.
+  let done = first;
+  let t2 = t1;
+  let svcTicks1 = svcTicks0;
+  let pgTicks1 = pgTicks0;
+  const load = [];
+  await until('all in sync', async () => {
+    const n = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE desired_revision > pushed_revision`))[0].n;
+    svcTicks1 = cpuTicks(svc.child.pid);
+    pgTicks1 = postgresCpuTicks();
+    t2 = Date.now();
+    done = N - n;
+    load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
+    return n === 0;
+  }, 900_000, 200);
+  const pushes = done - first;
+  const rate = pushes / ((t2 - t1) / 1000);
+  const svcCpu = (svcTicks1 - svcTicks0) / 100;
+  const pgCpu = (pgTicks1 - pgTicks0) / 100;
   await svc.stop(); await emu.stop(); await db.drop();
-  results.push(`push engine, emulator limit off: ${fmt(N)} dirty users pushed at ${fmt(rate)} pushes/s (from the first push on); the emulator alone with 64 clients: ${fmt(raw)} req/s; ratio ${fmt(rate / raw, 2)}`);
+  results.push(
+    `push engine, emulator limit off, concurrency ${C}: ${fmt(N)} dirty users pushed at ${fmt(rate)} pushes/s (from the first push on); ` +
+      `the emulator alone with ${C} keep-alive clients: ${fmt(raw)} req/s (emulator CPU ${fmt(emuCpuPerReq * 1e6)} µs/req); ratio ${fmt(rate / raw, 2)}; ` +
+      `CPU per push: service ${fmt((svcCpu / pushes) * 1e6)} µs + postgres ${fmt((pgCpu / pushes) * 1e6)} µs = ${fmt(((svcCpu + pgCpu) / pushes) * 1e6)} µs ` +
+      `(${fmt(svcCpu, 2)} s + ${fmt(pgCpu, 2)} s over ${fmt(pushes)} pushes); load average 1-min during the run max ${fmt(Math.max(...load), 2)}, at the end ${loadavg()}`,
+  );
+}
+
+/** BENCH_BUSY=n: n busy-looping node processes keep the machine loaded (load ≥ 3 on two cores with n = 4). */
+function busy(n) {
+  const kids = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  return () => kids.forEach((k) => k.kill('SIGKILL'));
 }
 
 async function quota() {
   const N = Number(process.env.BENCH_QUOTA_USERS ?? 5000);
   const Q = 50;
+  const stopBusy = busy(Number(process.env.BENCH_BUSY ?? 0));
   const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
   const db = await database(id());
   await seedUsers(db.ds, N, N);
@@ -79,12 +150,21 @@ async function quota() {
   await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
   const t1 = Date.now();
   const first = (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
+  const load = [];
+  const sampler = setInterval(() => load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])), 1000);
   await waitInSync(db.ds);
+  clearInterval(sampler);
   const rate = (N - first) / ((Date.now() - t1) / 1000);
   const s = await emu.stats();
   const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
+  const peak = Object.values(s.rateLimit?.maxAcceptedPerWindow?.['app_badge/set'] ?? {})[0];
+  stopBusy();
   await svc.stop(); await emu.stop(); await db.drop();
-  results.push(`quota Q=${Q}/s, backlog ${fmt(N)}: achieved ${fmt(rate, 2)} pushes/s = ${fmt(rate / Q, 3)} × Q; 429 answers: ${limited}`);
+  const sorted = [...load].sort((a, b) => a - b);
+  results.push(
+    `quota Q=${Q}/s, backlog ${fmt(N)}, BENCH_BUSY=${process.env.BENCH_BUSY ?? 0}: achieved ${fmt(rate, 2)} pushes/s = ${fmt(rate / Q, 3)} × Q; 429 answers: ${limited}` +
+      `${peak === undefined ? '' : `; most accepted in one window: ${peak}`}; 1-min load average during the run min ${fmt(sorted[0] ?? 0, 2)} median ${fmt(sorted[Math.floor(sorted.length / 2)] ?? 0, 2)} max ${fmt(sorted.at(-1) ?? 0, 2)}`,
+  );
 }
 
 async function latency() {

@@ -1,3 +1,6 @@
+import http from 'node:http';
+import https from 'node:https';
+
 export type HttpHeaders = Readonly<Record<string, string>>;
 
 export interface HttpPostRequest {
@@ -33,81 +36,98 @@ export interface HttpTransport {
   postJson(request: HttpPostRequest): Promise<HttpPostResult>;
 }
 
-type FetchFn = typeof globalThis.fetch;
-
-export interface FetchHttpTransportOptions {
+export interface NodeHttpTransportOptions {
   /** A bigger body is not read: the answer comes back with json null and bodyTooLarge. Default 1 MiB. */
   readonly maxResponseBytes?: number;
+  /** Most sockets kept open per host (keep-alive). Default 256. */
+  readonly maxSockets?: number;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
- * Node's fetch, hardened: redirects are never followed (Feishu's API does not redirect; a redirect means a wrong
- * base URL or a proxy's login page, and following it would send the token elsewhere) and come back as the 3xx they
- * are; a body over the limit is neither buffered nor parsed. Proxies: Node 24 honours HTTPS_PROXY/NO_PROXY for
- * fetch when NODE_USE_ENV_PROXY=1 is set (see the README).
+ * node:http / node:https with one keep-alive agent each (fetch's web streams cost more CPU per push than the rest
+ * of the push put together), hardened: redirects are never followed (node:http does not follow them; Feishu's API
+ * does not redirect, a redirect means a wrong base URL or a proxy's login page, and following it would send the
+ * token elsewhere) and come back as the 3xx they are; a body over the limit is neither buffered nor parsed; one
+ * timer bounds the whole exchange (connect, request, answer, body). Proxies: with NODE_USE_ENV_PROXY=1 the agents
+ * honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY (see the README).
  */
-export class FetchHttpTransport implements HttpTransport {
+export class NodeHttpTransport implements HttpTransport {
   private readonly maxResponseBytes: number;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
 
-  constructor(
-    private readonly fetchFn: FetchFn = globalThis.fetch.bind(globalThis),
-    options: FetchHttpTransportOptions = {},
-  ) {
+  constructor(options: NodeHttpTransportOptions = {}) {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const proxyEnv = process.env['NODE_USE_ENV_PROXY'] === '1' ? { proxyEnv: process.env } : {};
+    const agent = { keepAlive: true, maxSockets: options.maxSockets ?? 256, scheduling: 'lifo' as const, ...proxyEnv };
+    this.httpAgent = new http.Agent(agent);
+    this.httpsAgent = new https.Agent(agent);
   }
 
-  async postJson(request: HttpPostRequest): Promise<HttpPostResult> {
-    const signal = AbortSignal.timeout(request.timeoutMs);
-    try {
-      const res = await this.fetchFn(request.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', ...request.headers },
-        body: JSON.stringify(request.body),
-        redirect: 'manual',
-        signal,
-      });
-      const headers: Record<string, string> = {};
-      res.headers.forEach((value, name) => {
-        headers[name.toLowerCase()] = value;
-      });
-      if (res.status >= 300 && res.status < 400) {
-        await res.body?.cancel().catch(() => undefined);
-        return { kind: 'response', status: res.status, headers, json: null };
+  postJson(request: HttpPostRequest): Promise<HttpPostResult> {
+    return new Promise<HttpPostResult>((resolve) => {
+      let settled = false;
+      const done = (result: HttpPostResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      let req: http.ClientRequest | undefined;
+      const timer = setTimeout(() => {
+        done({ kind: 'network_error', reason: 'timeout', message: `timed out after ${request.timeoutMs} ms` });
+        req?.destroy();
+      }, request.timeoutMs);
+      try {
+        const url = new URL(request.url);
+        const secure = url.protocol === 'https:';
+        if (!secure && url.protocol !== 'http:') return done({ kind: 'network_error', reason: 'network', message: 'network error: unsupported protocol' });
+        const body = Buffer.from(JSON.stringify(request.body), 'utf8');
+        req = (secure ? https : http).request(url, {
+          method: 'POST',
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          headers: { 'content-type': 'application/json; charset=utf-8', ...request.headers, 'content-length': body.length },
+        });
+        req.on('error', (err) => done(toNetworkError(err)));
+        req.on('response', (res) => this.read(res, done));
+        req.end(body);
+      } catch (err) {
+        // An invalid URL or header: reported by its code, never with the request's data.
+        done(toNetworkError(err));
       }
-      // The body is read under the same signal, so a stalled body also times out.
-      const text = await readCapped(res, this.maxResponseBytes);
-      if (text === null) return { kind: 'response', status: res.status, headers, json: null, bodyTooLarge: true };
-      return { kind: 'response', status: res.status, headers, json: parseJson(text) };
-    } catch (err) {
-      return toNetworkError(err, signal.aborted, request.timeoutMs);
-    }
+    });
   }
-}
 
-/** The body as text, or null (and the rest left unread) once it passes `max` bytes. */
-async function readCapped(res: Response, max: number): Promise<string | null> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    return null;
-  }
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return null;
+  private read(res: http.IncomingMessage, done: (result: HttpPostResult) => void): void {
+    const status = res.statusCode ?? 0;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    chunks.push(value);
+    const redirect = status >= 300 && status < 400;
+    const tooLarge = () => {
+      done({ kind: 'response', status, headers, json: null, ...(redirect ? {} : { bodyTooLarge: true }) });
+      res.destroy();
+    };
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.maxResponseBytes) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > this.maxResponseBytes) return tooLarge();
+      // A redirect's body is read (so the socket is kept) but never parsed.
+      if (!redirect) chunks.push(chunk);
+    });
+    res.on('end', () => done({ kind: 'response', status, headers, json: redirect ? null : parseJson(Buffer.concat(chunks).toString('utf8')) }));
+    // The connection dropped mid-body.
+    res.on('error', (err) => done(toNetworkError(err)));
+    res.on('close', () => {
+      if (!res.complete) done({ kind: 'network_error', reason: 'network', message: 'network error: ECONNRESET' });
+    });
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(text: string): unknown {
@@ -119,14 +139,9 @@ function parseJson(text: string): unknown {
   }
 }
 
-function toNetworkError(err: unknown, timedOut: boolean, timeoutMs: number): HttpNetworkError {
-  const name = errorField(err, 'name');
-  if (timedOut || name === 'TimeoutError') {
-    return { kind: 'network_error', reason: 'timeout', message: `timed out after ${timeoutMs} ms` };
-  }
-  // undici reports the socket error as `cause` ({code: 'ECONNREFUSED', ...}); its messages may carry the URL.
-  const cause = err !== null && typeof err === 'object' ? (err as { cause?: unknown }).cause : undefined;
-  const code = errorField(cause, 'code') ?? errorField(err, 'code') ?? name ?? 'unknown';
+/** The error's code (ECONNREFUSED, CERT_HAS_EXPIRED, ...), never its message: Node's messages may carry the URL. */
+function toNetworkError(err: unknown): HttpNetworkError {
+  const code = errorField(err, 'code') ?? errorField(err, 'name') ?? 'unknown';
   return { kind: 'network_error', reason: 'network', message: `network error: ${code}` };
 }
 

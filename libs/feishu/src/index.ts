@@ -3,7 +3,7 @@ export type { Clock } from './clock';
 export { systemClock } from './clock';
 export type { FeishuLogger } from './feishu.logger';
 export type { HttpHeaders, HttpNetworkError, HttpPostRequest, HttpPostResult, HttpResponse, HttpTransport } from './http.transport';
-export { FetchHttpTransport } from './http.transport';
+export { NodeHttpTransport } from './http.transport';
 export type { FeishuAuthErrorDetails, FeishuAuthFailure } from './feishu-auth.error';
 export { FeishuAuthError, redact } from './feishu-auth.error';
 export type { TenantTokenProvider } from './tenant-token.provider';

@@ -1,5 +1,5 @@
-import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import type { Pool, PoolClient } from 'pg';
+import { DataSource, type QueryRunner } from 'typeorm';
 
 /** A statement each pooled connection parses and plans once, under `name`, then only executes. */
 export interface NamedStatement {
@@ -14,4 +14,10 @@ export interface NamedStatement {
 export async function queryNamed<T>(ds: DataSource, statement: NamedStatement, values: unknown[]): Promise<T[]> {
   const pool = (ds.driver as unknown as { master: Pool }).master;
   return (await pool.query({ name: statement.name, text: statement.text, values })).rows as T[];
+}
+
+/** The same on a query runner's own connection, e.g. inside a transaction TypeORM holds. */
+export async function queryNamedOn<T>(runner: QueryRunner, statement: NamedStatement, values: unknown[]): Promise<T[]> {
+  const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+  return (await client.query({ name: statement.name, text: statement.text, values })).rows as T[];
 }

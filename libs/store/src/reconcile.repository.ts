@@ -2,6 +2,7 @@ import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
 import { LANES } from './lanes';
 import { DataSource } from 'typeorm';
+import { queryNamed, queryNamedOn, type NamedStatement } from './named-statement';
 import { DIRTY_PREDICATE } from './dirty-set';
 import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
 
@@ -327,6 +328,14 @@ interface ClaimRow extends BadgeCountColumns {
   lease_taken_over: boolean;
 }
 
+// Parsed and planned once per pooled connection: these run for every claim and every group of results, and
+// planning the CTEs anew each time was a good part of Postgres's CPU per push.
+const LOCK_BUDGET: NamedStatement = { name: 'reconcile_lock_budget', text: LOCK_BUDGET_SQL };
+const ADVANCE_BUDGET: NamedStatement = { name: 'reconcile_advance_budget', text: ADVANCE_BUDGET_SQL };
+/** Custom apps only ($4 always null): a store app's claim keeps a plan made for its tenant. */
+const CLAIM_ONE_SCOPE: NamedStatement = { name: 'reconcile_claim', text: CLAIM_SQL };
+const COMPLETE: NamedStatement = { name: 'reconcile_complete', text: COMPLETE_SQL };
+
 const side = (web: number | null, gadget: number | null) => (web === null || gadget === null ? null : { web_app: web, gadget });
 
 export class ReconcileRepository {
@@ -363,7 +372,8 @@ export class ReconcileRepository {
     const localNow = opts.now ?? Date.now;
     return this.ds.transaction(async (m) => {
       const before = localNow();
-      const [budget] = await m.query(LOCK_BUDGET_SQL, [opts.scope, opts.leadMs]);
+      const runner = m.queryRunner!;
+      const [budget] = await queryNamedOn<{ start_ms: number; now_ms: number }>(runner, LOCK_BUDGET, [opts.scope, opts.leadMs]);
       if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
       // The database's clock read between `before` and now: the offset between the two clocks, to within half
       // the round trip. Every comparison of slots and due times is then made in the database's time.
@@ -380,8 +390,10 @@ export class ReconcileRepository {
         const freeAt = start - opts.horizonMs + opts.spacingMs;
         return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
       }
-      const claimLane = (lane: number, n: number): Promise<ClaimRow[]> =>
-        m.query(CLAIM_SQL, [n, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', lane]);
+      const claimLane = (lane: number, n: number): Promise<ClaimRow[]> => {
+        const params = [n, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', lane];
+        return opts.tenantFilter === null ? queryNamedOn<ClaimRow>(runner, CLAIM_ONE_SCOPE, params) : m.query(CLAIM_SQL, params);
+      };
       // Live work first, with every slot of the horizon; bulk work then takes what is left of a shorter horizon.
       const rows = await claimLane(LANES.live, want);
       const next = start + rows.length * opts.spacingMs;
@@ -395,7 +407,7 @@ export class ReconcileRepository {
       else if (rows.length === 0 && (await m.query(BULK_DUE_SQL, [opts.tenantFilter]))[0].due) {
         bulkFreeAt = next - bulkHorizonMs + bulkMin * opts.spacingMs;
       }
-      if (rows.length > 0) await m.query(ADVANCE_BUDGET_SQL, [opts.scope, start + rows.length * opts.spacingMs]);
+      if (rows.length > 0) await queryNamedOn(runner, ADVANCE_BUDGET, [opts.scope, start + rows.length * opts.spacingMs]);
       const freeAt = rows.length > 0 ? null : bulkFreeAt;
       return {
         ...clock,
@@ -438,7 +450,7 @@ export class ReconcileRepository {
   async complete(owner: string, cs: readonly Completion[]): Promise<{ userId: string; tenantKey: string; userIdType: string; status: string }[]> {
     if (cs.length === 0) return [];
     const col = <T>(f: (c: Completion) => T) => cs.map(f);
-    const rows = await this.ds.query(COMPLETE_SQL, [
+    const rows = await queryNamed<{ tenant_key: string; user_id_type: string; user_id: string; status: string }>(this.ds, COMPLETE, [
       col((c) => c.tenantKey),
       col((c) => c.userIdType),
       col((c) => c.userId),
@@ -459,7 +471,7 @@ export class ReconcileRepository {
       col((c) => (c.latencyMs === null ? null : Math.round(c.latencyMs))),
       owner,
     ]);
-    return rows.map((r: { tenant_key: string; user_id_type: string; user_id: string; status: string }) => ({
+    return rows.map((r) => ({
       tenantKey: r.tenant_key,
       userIdType: r.user_id_type,
       userId: r.user_id,

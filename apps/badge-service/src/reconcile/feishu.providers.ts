@@ -8,7 +8,7 @@ import {
   FeishuAuthError,
   FeishuBadgeClient,
   FeishuLogger,
-  FetchHttpTransport,
+  NodeHttpTransport,
   ShadowBadgeSender,
   StoreAppTokenProvider,
   TenantTokenProvider,
@@ -31,14 +31,14 @@ const logger = (): FeishuLogger => {
 
 export const feishuProviders: Provider[] = [
   {
-    provide: FetchHttpTransport,
+    provide: NodeHttpTransport,
     inject: [ConfigService],
-    useFactory: (config: ConfigService<AppConfig, true>) => new FetchHttpTransport(undefined, { maxResponseBytes: config.get('hardening', { infer: true }).feishu.maxResponseBytes }),
+    useFactory: (config: ConfigService<AppConfig, true>) => new NodeHttpTransport({ maxResponseBytes: config.get('hardening', { infer: true }).feishu.maxResponseBytes }),
   },
   {
     provide: TENANT_TOKENS,
-    inject: [ConfigService, FetchHttpTransport],
-    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport): TenantTokenProvider => {
+    inject: [ConfigService, NodeHttpTransport],
+    useFactory: (config: ConfigService<AppConfig, true>, transport: NodeHttpTransport): TenantTokenProvider => {
       const feishu = config.get('feishu', { infer: true });
       if (feishu.mode === 'shadow') return SHADOW_TOKENS;
       const options = { baseUrl: feishu.baseUrl, appId: feishu.appId, appSecret: feishu.appSecret, timeoutMs: feishu.timeoutMs };
@@ -50,8 +50,8 @@ export const feishuProviders: Provider[] = [
   {
     provide: BadgeSender,
     // The loop's monotonic clock: a push's deadline is set in it and checked by the client.
-    inject: [ConfigService, FetchHttpTransport, TENANT_TOKENS, Clock],
-    useFactory: (config: ConfigService<AppConfig, true>, transport: FetchHttpTransport, tokens: TenantTokenProvider, clock: Clock): BadgeSender =>
+    inject: [ConfigService, NodeHttpTransport, TENANT_TOKENS, Clock],
+    useFactory: (config: ConfigService<AppConfig, true>, transport: NodeHttpTransport, tokens: TenantTokenProvider, clock: Clock): BadgeSender =>
       config.get('feishu', { infer: true }).mode === 'shadow'
         ? new ShadowBadgeSender()
         : new FeishuBadgeClient(

@@ -5,6 +5,12 @@ export const RECONCILE = {
   /** A push that could not leave within this long after its slot gives the slot up and is re-slotted, so an
    * event-loop stall cannot bunch late pushes into one window. */
   maxSlotLatenessMs: 15,
+  /** SendWindow: a push leaves only once the push FEISHU_RATE_LIMIT places before it was answered 1000 ms plus this
+   * long ago (a margin for the clocks' granularity; the network's and Feishu's delays are covered by the answer). */
+  sendWindowMarginMs: 2,
+  /** While this replica holds every slot of the grid (SlotRun), a push may leave up to this late: SendWindow keeps
+   * the count per window, so a stalled event loop costs no slots. Later than this it is re-slotted. */
+  soleSenderLatenessMs: 500,
   /** Slots are reserved starting this far ahead, so the first is not already late when the claim commits. */
   slotLeadMs: 25,
   /** How far ahead a replica may reserve push slots. */

@@ -62,7 +62,7 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
       db: { firstSlotAt: Date.now(), budgetFreeAt: null },
     };
     clock.stepBack(60_000);
-    await (loop as unknown as { pushBatch(c: Claim, s: string, m: number): Promise<void> }).pushBatch({ ...claim, firstSlotAt: clock.now() }, '', claimedAtMono);
+    await (loop as unknown as { pushBatch(c: Claim, s: string, m: number, release: () => void): Promise<void> }).pushBatch({ ...claim, firstSlotAt: clock.now() }, '', claimedAtMono, () => undefined);
     expect(seen).toHaveLength(1);
     const left = seen[0].deadlineAt! - seen[0].monoAtCall;
     expect(left).toBeGreaterThan(0);

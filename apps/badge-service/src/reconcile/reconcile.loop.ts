@@ -14,7 +14,10 @@ import { DirtyListener } from './dirty.listener';
 import { decide, DecisionPolicy, deferred, noop } from './push-decision';
 import { planPush } from './push-plan';
 import { ClockOffset } from './clock-offset';
+import { SendTicket, SendWindow, SlotRun } from './send-window';
 import { RECONCILE } from './reconcile.constants';
+
+const WAKE = 'wake';
 
 /**
  * Level-triggered controller: claims due dirty users (leased, versioned, within the shared budget), pushes the
@@ -34,6 +37,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private wake = new AbortController();
   private lastTickAt = 0;
   private readonly budgets = new Set<string>();
+  /** Per quota scope: the real send times of this replica's last FEISHU_RATE_LIMIT pushes (monotonic clock). */
+  private readonly sendWindows = new Map<string, SendWindow>();
+  /** Per quota scope: the stretch of the shared slot grid this replica holds alone (the database's clock). */
+  private readonly slotRuns = new Map<string, SlotRun>();
   /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
   private readonly pausedUntil = new Map<string, number>();
   private readonly gauges = new PeriodicTask({
@@ -96,7 +103,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   poke(): void {
-    this.wake.abort();
+    // Once per sleep: a push ending is a poke, and abort() without a reason builds a DOMException each time.
+    if (!this.wake.signal.aborted) this.wake.abort(WAKE);
   }
 
   private async run(): Promise<void> {
@@ -107,13 +115,14 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       try {
         const r = await this.tick();
         failures = 0;
-        if (r.claimed > 0 && this.inflight < this.config.reconcile.concurrency) continue;
+        if (r.claimed > 0 && this.config.reconcile.concurrency - this.inflight >= this.claimStep()) continue;
         if (r.wakeAt !== null) sleepUntil = Math.min(sleepUntil, Math.max(r.wakeAt, this.clock.now() + RECONCILE.minSleepMs));
       } catch (e) {
         this.log.error({ err: e }, 'reconcile tick failed');
         sleepUntil = this.clock.now() + backoffMs(failures++, 200, 5000, () => this.clock.random());
       }
-      if (this.inflight >= this.config.reconcile.concurrency) sleepUntil = this.clock.now() + this.config.reconcile.pollMs;
+      // Too few free places for a claim: the next push to end wakes the loop (release) once there are enough.
+      if (this.config.reconcile.concurrency - this.inflight < this.claimStep()) sleepUntil = this.clock.now() + this.config.reconcile.pollMs;
       await this.sleepUntil(sleepUntil);
     }
   }
@@ -154,6 +163,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
+        this.slotRun(scope).claimed(claim.db.firstSlotAt, claim.users.length, claim.spacingMs);
         this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope, claimedAtMono);
       } else if (claim.db.budgetFreeAt !== null) {
         wakeAt = Math.min(wakeAt ?? Infinity, this.dbClock.toLocal(claim.db.budgetFreeAt));
@@ -184,21 +194,36 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private launch(claim: Claim, scope: string, claimedAtMono: number): void {
     const n = claim.users.length;
     this.inflight += n;
-    const p: Promise<void> = this.pushBatch(claim, scope, claimedAtMono)
+    // Each push gives its place back as soon as its answer is in (its result is then written in a group), rather
+    // than when the slowest push of the claim ends: one slow answer no longer holds the other places of its claim.
+    let held = n;
+    const release = () => {
+      held--;
+      this.inflight--;
+      // A claim's worth free: claim again now rather than one place at a time (each claim locks the budget row).
+      if (this.config.reconcile.concurrency - this.inflight >= this.claimStep()) this.poke();
+    };
+    const p: Promise<void> = this.pushBatch(claim, scope, claimedAtMono, release)
       .catch((e) => this.log.error({ err: e }, 'push batch failed'))
       .finally(() => {
-        this.inflight -= n;
+        this.inflight -= held;
         this.batches.delete(p);
         this.poke();
       });
     this.batches.add(p);
   }
 
+  /** Free places worth a claim: a full batch, or a quarter of the concurrency when that is smaller. */
+  private claimStep(): number {
+    const r = this.config.reconcile;
+    return Math.max(1, Math.min(r.batchSize, Math.floor(r.concurrency / 4)));
+  }
+
   /**
    * Every push of the claim, each at its slot. No push outlives its lease: every step of it (token requests, the
    * request, a retry) ends by the lease's expiry less the time kept for recording the results.
    */
-  private async pushBatch(claim: Claim, scope: string, claimedAtMono: number): Promise<void> {
+  private async pushBatch(claim: Claim, scope: string, claimedAtMono: number, release: () => void): Promise<void> {
     const leaseMs = this.config.reconcile.leaseMs;
     // On the monotonic clock (Clock.monotonic), as the Feishu client checks it.
     const deadlineAt = claimedAtMono + leaseMs - Math.min(RECONCILE.completionReserveMs, leaseMs / 4);
@@ -216,6 +241,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     await Promise.all(
       claim.users.map(async (u, i) => {
         pending.push(await this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, deadlineAt));
+        release();
         if (pending.length >= RECONCILE.completionGroupMax) flush();
         else timer ??= setTimeout(flush, RECONCILE.completionGroupMs);
       }),
@@ -230,12 +256,18 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     if (plan === null) return noop(u);
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
-    const verdict = this.mayPush(scope, slotAt, deadlineAt);
+    const tickets: SendTicket[] = [];
+    const verdict = await this.takeSend(scope, slotAt, deadlineAt, tickets);
     if (verdict !== null) return verdict(u);
-    const r = await this.feishu.setAppBadge(
-      { tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan },
-      { deadlineAt, beforeRetry: () => this.slotForRetry(scope, deadlineAt) },
-    );
+    const r = await this.feishu
+      .setAppBadge(
+        { tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan },
+        { deadlineAt, beforeRetry: () => this.slotForRetry(scope, deadlineAt, tickets) },
+      )
+      .finally(() => {
+        const at = this.clock.monotonic();
+        for (const t of tickets) this.sendWindow(scope).answered(t, at);
+      });
     this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
     this.metrics.pushSeconds.observe(r.latencyMs / 1000);
     if (r.tokenRefreshed) this.metrics.tokenRefreshes.inc();
@@ -257,12 +289,56 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     return c;
   }
 
+  /**
+   * Waits until the scope's SendWindow lets one more push leave, then takes its place (nothing is awaited between
+   * that and the send); or says how the push is put back when it may not leave.
+   */
+  private async takeSend(scope: string, slotAt: number, deadlineAt: number, tickets: SendTicket[]): Promise<((u: ClaimedUser) => Completion) | null> {
+    const window = this.sendWindow(scope);
+    for (;;) {
+      const verdict = this.mayPush(scope, slotAt, deadlineAt);
+      if (verdict !== null) return verdict;
+      const now = this.clock.monotonic();
+      const freeAt = window.freeAt(now);
+      if (freeAt <= now) {
+        tickets.push(window.take(now));
+        return null;
+      }
+      if (freeAt === Infinity) await window.nextAnswer();
+      else await this.clock.sleep(freeAt - now);
+    }
+  }
+
+  private sendWindow(scope: string): SendWindow {
+    let w = this.sendWindows.get(scope);
+    if (w === undefined) {
+      w = new SendWindow(this.config.feishu.rateLimit, 1000 + RECONCILE.sendWindowMarginMs);
+      this.sendWindows.set(scope, w);
+    }
+    return w;
+  }
+
+  private slotRun(scope: string): SlotRun {
+    let r = this.slotRuns.get(scope);
+    if (r === undefined) {
+      r = new SlotRun();
+      this.slotRuns.set(scope, r);
+    }
+    return r;
+  }
+
   /** Whether a push at its slot may leave now; otherwise how it is put back. */
   private mayPush(scope: string, slotAt: number, deadlineAt: number): ((u: ClaimedUser) => Completion) | null {
     const now = this.clock.now();
     const pausedUntil = this.pausedUntil.get(scope) ?? 0;
     if (pausedUntil > now) return (u) => deferred(u, pausedUntil - now);
-    if (now - slotAt > RECONCILE.maxSlotLatenessMs) {
+    const late = now - slotAt;
+    // Late past the strict bound: sent anyway only while this replica has held every slot of the grid for the
+    // last window and still holds the slots ahead (no other replica's push can share the window), SendWindow
+    // keeping the count; otherwise the slot is given up, as a push late among other replicas' could overfill it.
+    const nowDb = now + this.dbClock.offsetMs;
+    const alone = late <= RECONCILE.soleSenderLatenessMs && this.slotRun(scope).covers(nowDb - 1000 - RECONCILE.sendWindowMarginMs - RECONCILE.maxSlotLatenessMs, nowDb);
+    if (late > RECONCILE.maxSlotLatenessMs && !alone) {
       this.metrics.slotsMissed.inc();
       return (u) => deferred(u, 0, 'not sent: its push slot had passed');
     }
@@ -271,13 +347,17 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** The retry with a fresh token spends a slot of the budget like any push, and waits for it. */
-  private async slotForRetry(scope: string, deadlineAt: number): Promise<boolean> {
+  private async slotForRetry(scope: string, deadlineAt: number, tickets: SendTicket[]): Promise<boolean> {
+    // The first attempt has been answered: its place in the send window counts from now (the retry may otherwise
+    // wait for its own first attempt's answer, and every push behind it with it).
+    const answeredAt = this.clock.monotonic();
+    for (const t of tickets) this.sendWindow(scope).answered(t, answeredAt);
     try {
       const at = this.dbClock.toLocal(await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs));
       const wait = at - this.clock.now();
       if (this.clock.monotonic() + wait >= deadlineAt) return false;
       if (wait > 1) await this.clock.sleep(wait);
-      return this.mayPush(scope, at, deadlineAt) === null;
+      return (await this.takeSend(scope, at, deadlineAt, tickets)) === null;
     } catch (e) {
       this.log.warn({ err: e }, 'no push slot for the retry with a fresh token');
       return false;
