@@ -89,7 +89,9 @@ describe('status counts kept by the badge_state triggers, on the real Postgres',
             await step();
             break;
           } catch (e) {
-            if ((e as { driverError?: { code?: string } }).driverError?.code !== '40P01') throw e;
+            // pg's own error (prepared statements go to the pool) or TypeORM's wrapping of it.
+            const err = e as { code?: string; driverError?: { code?: string } };
+            if ((err.code ?? err.driverError?.code) !== '40P01') throw e;
             deadlocks++;
           }
         }
