@@ -8,7 +8,7 @@
 //   BENCH_AUDIT_CPU_PROF=<dir> writes the service's CPU profile there)
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dist, dropDatabase, id, pg, runNode, SERVICE_MAIN, until } from './lib.mjs';
+import { cpuTicks, dist, dropDatabase, id, pg, runNode, SERVICE_MAIN, until } from './lib.mjs';
 
 const USERS = Number(process.env.BENCH_AUDIT_USERS ?? 1_000_000);
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 10_000_000);
@@ -150,10 +150,7 @@ async function seed(ds, url) {
 }
 
 /** CPU seconds a process has used (user + system), from the kernel. */
-function processCpu(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
+const processCpu = (pid) => cpuTicks(pid) / 100; // USER_HZ = 100
 /** Busy and total jiffies of the whole machine. */
 function machineCpu() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);

@@ -1,19 +1,13 @@
 // Idle cost of one replica per role: CPU of the service process (from /proc, every thread) over 20 s after start-up,
 // nothing to do (no events, none dirty). Run with the store empty; bench/scale.bench.mjs measures it over 10M users.
 //   npm run build && node bench/idle.bench.mjs [role …]
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
 
 const { createDataSource, ensureDatabase, migrate } = dist('libs/store/src/index.js');
 const APP = { FEISHU_APP_ID: 'cli_bench', FEISHU_APP_SECRET: 'bench-secret-value-123' };
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
 const roles = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ingest', 'reconcile', 'api', 'ingest,reconcile,api'];
-const ticks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const g = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(g[11]) + Number(g[12]);
-};
 
 const name = `bench_idle_${id()}`;
 const url = `postgres://postgres@127.0.0.1:5432/${name}`;
@@ -33,9 +27,9 @@ for (const role of roles) {
   const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: role, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `idle-${id()}`, KAFKA_TOPIC_PARTITIONS: '6', DATABASE_URL: url, FEISHU_BASE_URL: `http://127.0.0.1:${port}`, ...APP, HTTP_PORT: String(httpPort), AUDIT_API_TOKENS: 'bench-audit-token-0000' });
   await until(`${role} ready`, async () => (await fetch(`http://127.0.0.1:${httpPort}/health/ready`).catch(() => null))?.ok, 120_000, 200);
   await sleep(5000); // start-up work (JIT, group join, first gauges) is not idling: measured from here
-  const t0 = ticks(svc.child.pid);
+  const t0 = cpuTicks(svc.child.pid);
   await sleep(SECONDS * 1000); // the window itself: CPU over a fixed wall time
-  const cpu = (ticks(svc.child.pid) - t0) / 100; // USER_HZ
+  const cpu = (cpuTicks(svc.child.pid) - t0) / 100; // USER_HZ
   results.push(`${role}: ${cpu.toFixed(2)} s CPU in ${SECONDS} s = ${((cpu / SECONDS) * 100).toFixed(2)}% of a core (load ${loadavg()[0].toFixed(1)})`);
   await svc.stop();
   await deleteTopics(topic, `${topic}.dlq`);

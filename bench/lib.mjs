@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: the project's own kafkajs/pg, built code from dist/, child processes.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -40,6 +40,29 @@ export function runNode(main, env) {
   child.stderr.on('data', (d) => (out = (out + d).slice(-(Number(process.env.BENCH_OUTPUT_CHARS) || 20000))));
   const exited = new Promise((r) => child.once('exit', r));
   return { child, output: () => out, exited, stop: async () => { child.kill('SIGTERM'); await exited; } };
+}
+
+/** utime+stime of one process (every thread), in clock ticks (USER_HZ = 100); 0 once it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** utime+stime of every Postgres process on the machine (backends of every database), in clock ticks. */
+export function postgresCpuTicks() {
+  let ticks = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (/\((postgres|postmaster)\)/.test(readFileSync(`/proc/${p}/stat`, 'utf8'))) ticks += cpuTicks(p);
+    } catch {}
+  }
+  return ticks;
 }
 
 /** Peak resident set of a live process, from the kernel (VmHWM). */

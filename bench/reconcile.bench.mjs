@@ -1,7 +1,7 @@
 // Reconciler benchmarks against the emulator (its own process) and the real Postgres.
 //   npm run build && node bench/reconcile.bench.mjs [engine|quota|latency|growth]
-import { createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, postgresCpuTicks, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 
@@ -45,16 +45,6 @@ function service(db, emu, env) {
 }
 const results = [];
 
-/** utime+stime of one process, in clock ticks (USER_HZ = 100). */
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** POSTs `count` app_badge/set requests with `concurrency` clients over one keep-alive agent (node:http, no fetch). */
@@ -248,19 +238,6 @@ async function coalescing() {
   results.push(`coalescing: ${fmt(EVENTS)} events over ${USERS} users in ${SECONDS} s, Q=${Q}/s: ${fmt(pushes)} pushes (${fmt(pushes / changed, 2)} per changed user), 429s: ${limited}; ${dirtyAtEnd} users dirty when the stream ended, converged ${fmt(converge, 1)} s later vs a floor of ${fmt(floor, 1)} s = ${fmt(converge / floor, 2)} × floor`);
 }
 
-function postgresCpuTicks() {
-  let ticks = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (!/\((postgres|postmaster)\)/.test(stat)) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks;
-}
 
 async function growth() {
   const out = [];

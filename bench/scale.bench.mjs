@@ -7,9 +7,8 @@
 //      store (those 20,000 users are among its users), and events spread over all the large store's users; two rounds.
 //   npm run build && node bench/scale.bench.mjs
 //   (BENCH_SCALE_KEEP=1 keeps the seeded stores for the next run: seeding 10M users takes minutes)
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, generateEvents, groupLag, id, pg, produceAll, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, generateEvents, groupLag, id, pg, postgresCpuTicks, produceAll, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
 
 const SMALL = Number(process.env.BENCH_SCALE_SMALL ?? 1_000_000);
 const LARGE = Number(process.env.BENCH_SCALE_LARGE ?? 10_000_000);
@@ -90,20 +89,6 @@ async function claims(stores) {
   return stores.map((s, i) => ({ n: s.n, median: median(times[i]), p10: quantile(times[i], 0.1), p90: quantile(times[i], 0.9) }));
 }
 
-function cpuTicks(match) {
-  let ticks = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (!match(p, stat)) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks;
-}
-const postgresTicks = () => cpuTicks((_, stat) => /\((postgres|postmaster)\)/.test(stat));
 
 async function idle(s) {
   await settle(s.ds);
@@ -117,12 +102,11 @@ async function idle(s) {
   const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest,reconcile,api', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `scale-${id()}`, KAFKA_TOPIC_PARTITIONS: '6', DATABASE_URL: url(s.name), FEISHU_BASE_URL: emuUrl, ...APP, HTTP_PORT: String(httpPort), AUDIT_API_TOKENS: 'bench-audit-token-0000' });
   await until('service ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/health/ready`).catch(() => null))?.ok, 120_000, 200);
   await sleep(5000); // start-up work (migrations check, group join, first gauges) is not idling; measured from here
-  const self = (pid) => cpuTicks((p) => p === String(pid));
-  const [pg0, svc0, t0] = [postgresTicks(), self(svc.child.pid), Date.now()];
+  const [pg0, svc0, t0] = [postgresCpuTicks(), cpuTicks(svc.child.pid), Date.now()];
   await sleep(20_000); // the measurement window itself: CPU over a fixed wall time
   const secs = (Date.now() - t0) / 1000;
-  const pgCpu = (postgresTicks() - pg0) / 100; // USER_HZ
-  const svcCpu = (self(svc.child.pid) - svc0) / 100;
+  const pgCpu = (postgresCpuTicks() - pg0) / 100; // USER_HZ
+  const svcCpu = (cpuTicks(svc.child.pid) - svc0) / 100;
   const loadNow = load();
   await svc.stop(); await emu.stop(); await deleteTopics(topic, `${topic}.dlq`);
   return { secs, pgCpu, svcCpu, load: loadNow };
