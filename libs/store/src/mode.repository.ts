@@ -19,15 +19,22 @@ const SET_MODE_SQL = `UPDATE service_mode SET mode = $1, changed_at = now() WHER
  * bulk work: live changes keep being pushed first while every user is re-pushed.
  */
 export const SHADOW_TO_LIVE_SQL = `
-  WITH reset AS (
-    UPDATE badge_state SET
+  WITH every AS (
+    -- Every row locked in key order first, as every writer of several users locks them (ingest's LOCK_USERS_SQL):
+    -- a bare UPDATE locks in the table's order and could deadlock with an ingest batch.
+    SELECT tenant_key, user_id_type, user_id FROM badge_state ORDER BY tenant_key, user_id_type, user_id FOR UPDATE
+  ),
+  reset AS (
+    UPDATE badge_state b SET
       applied_pc_web_app = NULL, applied_pc_gadget = NULL, applied_mobile_web_app = NULL, applied_mobile_gadget = NULL,
       force_full = true, desired_revision = desired_revision + 1, lane = ${BULK_LANE_SQL},
       status = CASE WHEN status = 'parked' THEN 'parked' ELSE 'pending' END,
       attempts = 0, next_attempt_at = clock_timestamp(),
       lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
       updated_at = now()
-    RETURNING tenant_key, user_id_type, user_id
+    FROM every
+    WHERE (b.tenant_key, b.user_id_type, b.user_id) = (every.tenant_key, every.user_id_type, every.user_id)
+    RETURNING b.tenant_key, b.user_id_type, b.user_id
   ),
   audit AS (
     INSERT INTO badge_audit (tenant_key, user_id_type, user_id, kind, detail)

@@ -199,9 +199,14 @@ export const COMPLETE_SQL = `
       AS t(tenant_key, user_id_type, user_id, version, kind, sent, forget_pc, forget_mobile, delay_ms, status,
            attempts, min_version, outcome, code, http_status, message, log_id, latency_ms)
   ),
-  -- Read before the update (one snapshot for every CTE): when Feishu last accepted a push of this user.
+  -- The users' rows locked in key order, as every other writer of several users locks them (ingest's
+  -- LOCK_USERS_SQL): an update locks in whatever order its join yields rows, and two writers locking in two
+  -- orders deadlock. The update below reaches a row only through this CTE, so it never waits on a lock of its
+  -- own. Read before the update: when Feishu last accepted a push of this user.
   prev AS (
     SELECT b.tenant_key, b.user_id_type, b.user_id, b.applied_at FROM badge_state b JOIN d USING (tenant_key, user_id_type, user_id)
+    ORDER BY b.tenant_key, b.user_id_type, b.user_id
+    FOR UPDATE OF b
   ),
   upd AS (
     UPDATE badge_state b SET
@@ -237,7 +242,7 @@ export const COMPLETE_SQL = `
       last_error_at = CASE WHEN d.kind IN ('applied', 'noop') THEN NULL ELSE now() END,
       lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
       updated_at = now()
-    FROM d
+    FROM d JOIN prev USING (tenant_key, user_id_type, user_id)
     WHERE (b.tenant_key, b.user_id_type, b.user_id) = (d.tenant_key, d.user_id_type, d.user_id)
       AND b.lease_owner = $19 AND b.lease_version = d.version
     RETURNING b.tenant_key, b.user_id_type, b.user_id, b.status, b.desired_revision, b.pushed_revision, b.desired_changed_at
@@ -271,11 +276,19 @@ export const PAUSE_SCOPE_SQL = `
  * here is a push whose result was not recorded, and it may have been applied: its sides become unknown.
  */
 export const RELEASE_LEASES_SQL = `
-  UPDATE badge_state SET lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
-                         applied_pc_web_app = NULL, applied_pc_gadget = NULL,
-                         applied_mobile_web_app = NULL, applied_mobile_gadget = NULL,
-                         next_attempt_at = clock_timestamp(), updated_at = now()
-  WHERE lease_owner = $1`;
+  WITH held AS (
+    -- In key order, as every writer of several users locks them (see COMPLETE_SQL).
+    SELECT tenant_key, user_id_type, user_id FROM badge_state WHERE lease_owner = $1
+    ORDER BY tenant_key, user_id_type, user_id
+    FOR UPDATE
+  )
+  UPDATE badge_state b SET lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
+                           applied_pc_web_app = NULL, applied_pc_gadget = NULL,
+                           applied_mobile_web_app = NULL, applied_mobile_gadget = NULL,
+                           next_attempt_at = clock_timestamp(), updated_at = now()
+  FROM held
+  WHERE (b.tenant_key, b.user_id_type, b.user_id) = (held.tenant_key, held.user_id_type, held.user_id)
+    AND b.lease_owner = $1`;
 
 /** One push slot outside a claim (a retry with a fresh token): same budget, same spacing. */
 export const RESERVE_SLOT_SQL = `
