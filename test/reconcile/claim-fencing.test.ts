@@ -1,5 +1,5 @@
 import { BadgeEvent, newestPerSource } from '@badges/contracts';
-import { AuditRepository, Claim, Completion, IngestRepository, ReconcileRepository } from '@badges/store';
+import { AuditRepository, Claim, Completion, IngestRepository, LANES, ReconcileRepository } from '@badges/store';
 import { decide, DecisionPolicy, MAX_VERSION } from '../../apps/badge-service/src/reconcile/push-decision';
 import { planPush } from '../../apps/badge-service/src/reconcile/push-plan';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -227,5 +227,22 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     const ahead = c.firstSlotAt - (Date.now() + skew);
     expect(ahead).toBeGreaterThan(-100);
     expect(ahead).toBeLessThan(200);
+  });
+
+  it('a slow rate still claims: a slot spaced wider than the horizon (1/s) or the bulk horizon (10/s) fits one', async () => {
+    await apply([event('ou_slow', 'approval', 1, counts(1))]);
+    // FEISHU_RATE_LIMIT=1 at the loop's headroom: slots 1,015 ms apart, a 1,000 ms horizon, a 25 ms lead.
+    const slow = (spacingMs: number) =>
+      repo.claim({ scope: '', tenantFilter: null, owner: 'A', limit: 10, leaseMs: LEASE, spacingMs, horizonMs: 1000, bulkHorizonMs: 60, leadMs: 25 });
+    const live = await slow(1000 / 0.985);
+    expect(live.users.map((u) => u.userId)).toEqual(['ou_slow']);
+    expect(live.budgetFreeAt).toBeNull();
+    // Bulk work at 10/s: slots 101.5 ms apart, wider than the 60 ms bulk horizon.
+    await db.ds.query(`TRUNCATE badge_state, badge_source, push_budget`);
+    await repo.ensureBudget('');
+    await apply([event('ou_bulk', 'approval', 1, counts(1))]);
+    await db.ds.query(`UPDATE badge_state SET lane = $1`, [LANES.bulk]);
+    const bulk = await slow(1000 / 10 / 0.985);
+    expect(bulk.users.map((u) => u.userId)).toEqual(['ou_bulk']);
   });
 });

@@ -395,12 +395,18 @@ export class ReconcileRepository {
       const clockRttMs = after - before;
       const start: number = budget.start_ms;
       const now: number = budget.now_ms;
-      const slots = Math.floor((now + opts.horizonMs - start) / opts.spacingMs);
+      // A horizon always has room for one slot past the lead, however slow the rate: at FEISHU_RATE_LIMIT=1 a
+      // slot is 1,015 ms apart, more than the 1,000 ms horizon, and below ~29/s more than the bulk horizon, so an
+      // idle budget would never fit one and that work would never be claimed. One and a half spacings fit exactly
+      // one slot (the lead's start is read a few microseconds after now).
+      const oneSlotMs = opts.leadMs + 1.5 * opts.spacingMs;
+      const horizonMs = Math.max(opts.horizonMs, oneSlotMs);
+      const slots = Math.floor((now + horizonMs - start) / opts.spacingMs);
       const want = Math.min(opts.limit, slots);
       const local = (dbMs: number) => dbMs - clockOffsetMs;
       const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
       if (want <= 0) {
-        const freeAt = start - opts.horizonMs + opts.spacingMs;
+        const freeAt = start - horizonMs + opts.spacingMs;
         return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
       }
       const claimLane = (lane: number, n: number): Promise<ClaimRow[]> => {
@@ -410,7 +416,7 @@ export class ReconcileRepository {
       // Live work first, with every slot of the horizon; bulk work then takes what is left of a shorter horizon.
       const rows = await claimLane(LANES.live, want);
       const next = start + rows.length * opts.spacingMs;
-      const bulkHorizonMs = opts.bulkHorizonMs ?? opts.horizonMs;
+      const bulkHorizonMs = Math.max(opts.bulkHorizonMs ?? horizonMs, oneSlotMs);
       const room = opts.limit - rows.length;
       const bulkSlots = Math.min(room, Math.floor((now + bulkHorizonMs - next) / opts.spacingMs));
       // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
