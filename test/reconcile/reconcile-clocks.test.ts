@@ -121,4 +121,17 @@ describe('reconciler under skewed clocks and token rotation, against the emulato
     expect(slots.mock.calls.length).toBeGreaterThanOrEqual(refreshed);
     expect((await badgeStatuses())['429'] ?? 0).toBe(0);
   });
+
+  it('a token refused when the send window is full of unanswered pushes: the retry does not wait on its own first attempt', async () => {
+    // FEISHU_RATE_LIMIT=1: the send window holds one place, the push's own first attempt, answered only once the
+    // retry is done. Counted as unanswered, it would keep the retry (and every push behind it) waiting forever.
+    emulator = await startEmulatorProcess({ EMULATOR_RATE_LIMIT: '1' });
+    await seed(3);
+    const app = await replica(0, { FEISHU_RATE_LIMIT: '1' });
+    await waitFor('the first push applied', async () => ((await badgeStatuses())['200'] ?? 0) >= 1, 60_000, 20);
+    await emulatorJson(emulator, '/_emulator/tokens/expire', { method: 'POST', body: '{}' });
+    await inSync();
+    expect(await counter(app, 'tokenRefreshes')).toBeGreaterThan(0);
+    expect((await badgeStatuses())['429'] ?? 0).toBe(0);
+  });
 });
