@@ -1,6 +1,7 @@
 import { BadgeEvent, storableText } from '@badges/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { DIRTY_CHANNEL, dirtyPredicateOf } from './dirty-set';
+import { lockInKeyOrder } from './key-order';
 import { LANES } from './lanes';
 import { type AuditKind, sqlKind, type UserIdType } from './vocabulary';
 
@@ -27,8 +28,7 @@ export const LOCK_USERS_SQL = `
   JOIN (SELECT DISTINCT t.tenant_key COLLATE "C" AS tenant_key, t.user_id_type COLLATE "C" AS user_id_type, t.user_id COLLATE "C" AS user_id
         FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_key, user_id_type, user_id)) k
     ON (b.tenant_key, b.user_id_type, b.user_id) = (k.tenant_key, k.user_id_type, k.user_id)
-  ORDER BY b.tenant_key, b.user_id_type, b.user_id
-  FOR UPDATE OF b`;
+  ${lockInKeyOrder('b')}`;
 
 type KeyRow = { tenant_key: string; user_id_type: string; user_id: string };
 

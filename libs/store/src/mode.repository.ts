@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 import { BULK_LANE_SQL } from './lanes';
+import { lockInKeyOrder } from './key-order';
 import { sqlKind } from './vocabulary';
 
 export type FeishuMode = 'live' | 'shadow';
@@ -20,9 +21,8 @@ const SET_MODE_SQL = `UPDATE service_mode SET mode = $1, changed_at = now() WHER
  */
 export const SHADOW_TO_LIVE_SQL = `
   WITH every AS (
-    -- Every row locked in key order first, as every writer of several users locks them (ingest's LOCK_USERS_SQL):
-    -- a bare UPDATE locks in the table's order and could deadlock with an ingest batch.
-    SELECT tenant_key, user_id_type, user_id FROM badge_state ORDER BY tenant_key, user_id_type, user_id FOR UPDATE
+    -- Every row locked in key order first (lockInKeyOrder): a bare UPDATE locks in the table's order.
+    SELECT s.tenant_key, s.user_id_type, s.user_id FROM badge_state s ${lockInKeyOrder('s')}
   ),
   reset AS (
     UPDATE badge_state b SET

@@ -4,6 +4,7 @@ import { LANES } from './lanes';
 import { DataSource } from 'typeorm';
 import { queryNamed, queryNamedOn, type NamedStatement } from './named-statement';
 import { DIRTY_PREDICATE } from './dirty-set';
+import { lockInKeyOrder } from './key-order';
 import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
 
 /** A claimed user: its lease, the version allocated for this push, and what the diff needs. */
@@ -199,14 +200,12 @@ export const COMPLETE_SQL = `
       AS t(tenant_key, user_id_type, user_id, version, kind, sent, forget_pc, forget_mobile, delay_ms, status,
            attempts, min_version, outcome, code, http_status, message, log_id, latency_ms)
   ),
-  -- The users' rows locked in key order, as every other writer of several users locks them (ingest's
-  -- LOCK_USERS_SQL): an update locks in whatever order its join yields rows, and two writers locking in two
-  -- orders deadlock. The update below reaches a row only through this CTE, so it never waits on a lock of its
-  -- own. Read before the update: when Feishu last accepted a push of this user.
+  -- The users' rows locked in key order (lockInKeyOrder): an update alone locks in whatever order its join yields
+  -- rows, and two writers locking in two orders deadlock. Read before the update: when Feishu last accepted a
+  -- push of this user.
   prev AS (
     SELECT b.tenant_key, b.user_id_type, b.user_id, b.applied_at FROM badge_state b JOIN d USING (tenant_key, user_id_type, user_id)
-    ORDER BY b.tenant_key, b.user_id_type, b.user_id
-    FOR UPDATE OF b
+    ${lockInKeyOrder('b')}
   ),
   upd AS (
     UPDATE badge_state b SET
@@ -277,10 +276,7 @@ export const PAUSE_SCOPE_SQL = `
  */
 export const RELEASE_LEASES_SQL = `
   WITH held AS (
-    -- In key order, as every writer of several users locks them (see COMPLETE_SQL).
-    SELECT tenant_key, user_id_type, user_id FROM badge_state WHERE lease_owner = $1
-    ORDER BY tenant_key, user_id_type, user_id
-    FOR UPDATE
+    SELECT s.tenant_key, s.user_id_type, s.user_id FROM badge_state s WHERE s.lease_owner = $1 ${lockInKeyOrder('s')}
   )
   UPDATE badge_state b SET lease_owner = NULL, lease_expires_at = NULL, lease_version = NULL, lease_revision = NULL,
                            applied_pc_web_app = NULL, applied_pc_gadget = NULL,
