@@ -229,6 +229,30 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(ahead).toBeLessThan(200);
   });
 
+  it("a claim that waited for another replica's hold on the budget still reserves its first slot ahead, not in the past", async () => {
+    await apply([event('ou_wait', 'approval', 1, counts(1))]);
+    // Another replica's claim holds the budget row and ends without advancing it (it found nothing to claim).
+    const holder = db.ds.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query(`SELECT * FROM push_budget WHERE scope = '' FOR UPDATE`);
+    const pending = repo.claim({ scope: '', tenantFilter: null, owner: 'A', limit: 1, leaseMs: LEASE, spacingMs: 20, horizonMs: 1000, leadMs: 25 });
+    // The claim is waiting on the row lock (pg_locks shows its backend waiting) before the holder lets go.
+    const waiting = async () => (await db.ds.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`))[0].n > 0;
+    for (let i = 0; !(await waiting()); i++) {
+      if (i > 500) throw new Error('the claim never waited on the budget row');
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // the hold lasts: this is the wait the claim must not count as the future
+    const releasedAt = Date.now();
+    await holder.rollbackTransaction();
+    await holder.release();
+    const c = await pending;
+    expect(c.users.map((u) => u.userId)).toEqual(['ou_wait']);
+    // The slot is read after the wait: at least the lead past the release (a little clock tolerance), not 300 ms before it.
+    expect(c.firstSlotAt).toBeGreaterThan(releasedAt + 25 - 10);
+  });
+
   it('a slow rate still claims: a slot spaced wider than the horizon (1/s) or the bulk horizon (10/s) fits one', async () => {
     await apply([event('ou_slow', 'approval', 1, counts(1))]);
     // FEISHU_RATE_LIMIT=1 at the loop's headroom: slots 1,015 ms apart, a 1,000 ms horizon, a 25 ms lead.

@@ -72,39 +72,69 @@ export const MAX_VERSION_SQL = '9223372036854775807';
 
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
-export const LOCK_BUDGET_SQL = `
-  SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp() + $2 * interval '1 millisecond', paused_until))
-          * 1000)::float8 AS start_ms,
-         (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
-  FROM push_budget WHERE scope = $1 FOR UPDATE`;
-
-export const ADVANCE_BUDGET_SQL = `UPDATE push_budget SET next_slot_at = to_timestamp($2::float8 / 1000) WHERE scope = $1`;
-
-/**
- * Claims up to $1 due dirty users of lane $6, oldest due first, skipping rows other replicas hold and rows whose lease is
- * still live (an operator's resync makes a leased user due, but never takes it from its holder). In the same
- * statement: the lease (owner, expiry, also the next attempt time so an abandoned lease comes due by itself) and
- * the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like Feishu's examples.
- *
- * A lease taken over means its holder died or lost it mid-push: what it sent may have been applied without being
- * recorded, so both sides become unknown and the next push sends them (Feishu has no read API to check).
- * A user whose last version is the 64-bit maximum cannot be pushed: it is parked with the reason, not claimed.
- */
-export const CLAIM_SQL = `
-  WITH due AS (
+/** Users of one lane that a claim may take: due, dirty, unleased (or the lease lapsed), in the database's mode. */
+const dueInLane = (lane: number, limit: string) => `
     SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner, lease_version AS previous_version,
-           last_version >= ${MAX_VERSION_SQL} AS exhausted
+           last_version >= ${MAX_VERSION_SQL} AS exhausted, ${lane} AS lane_rank
     FROM badge_state
     WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
       -- A replica claims only in the database's mode (service_mode): one started in the other mode does nothing.
       AND $5::text = (SELECT mode FROM service_mode WHERE id = 1)
-      AND lane = $6
+      AND lane = ${lane}
     ORDER BY next_attempt_at
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    LIMIT (${limit})
+    FOR UPDATE SKIP LOCKED`;
+
+/**
+ * One claim, in one statement (one round trip, no transaction around it; the claim loop is sequential, so its
+ * round trips were what bounded a replica's pushes per second):
+ *
+ * 1. Lock the scope's push budget ($1) and reserve slots from greatest(next slot, now + lead $6, pause end), one
+ *    every $7 ms, at most what fits before now + horizon $9 and at most $8 (`want`). The clock is read once the row
+ *    is locked, so a wait for another replica's claim does not leave the slots in the past.
+ * 2. Claim up to `want` due users of the live lane, oldest due first, skipping rows other replicas hold and rows
+ *    whose lease is still live (an operator's resync makes a leased user due, but never takes it from its holder).
+ * 3. Bulk work then takes what is left of the shorter bulk horizon $10, and only once at least $11 of its slots
+ *    are free (null: one), so a live change never waits behind more than that much bulk work.
+ * 4. Advance the budget by the users actually claimed.
+ *
+ * Each claimed user gets the lease (owner $2, expiry $3 ms, also the next attempt time so an abandoned lease comes
+ * due by itself) and the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like
+ * Feishu's examples. A lease taken over means its holder died or lost it mid-push: what it sent may have been
+ * applied without being recorded, so both sides become unknown and the next push sends them (Feishu has no read
+ * API to check). A user whose last version is the 64-bit maximum cannot be pushed: it is parked with the reason,
+ * not claimed.
+ *
+ * One row per claimed user, live lane first, each with the budget's figures; one row of figures alone (user
+ * columns null) when no one was claimed; no row when the scope has no budget. received_ms (when the statement
+ * arrived) and end_ms (the database's clock at the row) let the caller take the statement's own time, a wait for
+ * the budget row included, out of the round trip it measures the clocks' offset with.
+ */
+export const CLAIM_SQL = `
+  WITH budget AS (
+    SELECT next_slot_at, paused_until FROM push_budget WHERE scope = $1 FOR UPDATE
   ),
+  plan AS (
+    SELECT c.start_ms, c.now_ms, (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms,
+           greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / $7::float8)))::int AS want
+    FROM (SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp() + $6::float8 * interval '1 millisecond', paused_until))
+                  * 1000)::float8 AS start_ms,
+                 (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
+          FROM budget) c
+  ),
+  due_live AS (${dueInLane(LANES.live, 'SELECT want FROM plan')}
+  ),
+  bulk AS (
+    SELECT p.start_ms, p.now_ms, p.received_ms, p.want, l.live,
+           greatest(0, least($8::int - l.live, floor((p.now_ms + $10::float8 - (p.start_ms + l.live * $7::float8)) / $7::float8)))::int AS slots,
+           greatest(1, least($8::int - l.live, coalesce($11::int, 1)))::int AS min_slots
+    FROM plan p, (SELECT count(*)::int AS live FROM due_live WHERE NOT exhausted) l
+  ),
+  due_bulk AS (${dueInLane(LANES.bulk, 'SELECT CASE WHEN want > 0 AND slots >= min_slots THEN slots ELSE 0 END FROM bulk')}
+  ),
+  due AS (SELECT * FROM due_live UNION ALL SELECT * FROM due_bulk),
   parked AS (
     UPDATE badge_state b SET
       status = 'parked',
@@ -139,7 +169,8 @@ export const CLAIM_SQL = `
               b.lease_revision::text AS revision,
               b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
               b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
-              b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over
+              b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over,
+              due.lane_rank
   ),
   -- The attempt of a holder that died or stalled has no audit row of its own: this one says what is known of it.
   lost AS (
@@ -147,8 +178,22 @@ export const CLAIM_SQL = `
     SELECT tenant_key, user_id_type, user_id, ${sqlKind('push')}, previous_version, 'unknown',
            'lease of ' || previous_owner || ' expired before its result was recorded: the push may have been applied, so both sides are unknown and sent again'
     FROM due WHERE previous_owner IS NOT NULL
+  ),
+  advance AS (
+    UPDATE push_budget p SET next_slot_at = to_timestamp((b.start_ms + n.claimed * $7::float8) / 1000)
+    FROM bulk b, (SELECT count(*)::int AS claimed FROM claimed) n
+    WHERE p.scope = $1 AND n.claimed > 0
   )
-  SELECT * FROM claimed`;
+  SELECT b.start_ms, b.now_ms, b.received_ms, b.want, b.live, b.min_slots,
+         -- Bulk work due but held back for slots (nothing else claimed): the caller sleeps until they are free.
+         CASE WHEN b.want > 0 AND b.live = 0 AND b.slots < b.min_slots THEN EXISTS (
+           SELECT 1 FROM badge_state
+           WHERE ${DIRTY_PREDICATE} AND lane = ${LANES.bulk}
+             AND next_attempt_at <= clock_timestamp() AND ($4::text IS NULL OR tenant_key = $4)
+         ) ELSE false END AS bulk_due,
+         c.*, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS end_ms
+  FROM bulk b LEFT JOIN claimed c ON true
+  ORDER BY c.lane_rank`;
 
 /**
  * Tenants with due work, for store apps whose quota is per tenant: a loose index scan over the dirty users'
@@ -172,14 +217,6 @@ export const DUE_SCOPES_SQL = `
          WHERE b.tenant_key = t.tenant_key AND ${DIRTY_PREDICATE})
         <= clock_timestamp()
   LIMIT $1`;
-
-/** Whether bulk work is due (of one tenant when $1 is set): read only when bulk work is held back for slots. */
-export const BULK_DUE_SQL = `
-  SELECT EXISTS (
-    SELECT 1 FROM badge_state
-    WHERE desired_revision > pushed_revision AND status <> 'parked' AND lane = ${LANES.bulk}
-      AND next_attempt_at <= clock_timestamp() AND ($1::text IS NULL OR tenant_key = $1)
-  ) AS due`;
 
 export const EARLIEST_DUE_SQL = `
   SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::float8 AS at_ms
@@ -337,10 +374,20 @@ interface ClaimRow extends BadgeCountColumns {
   lease_taken_over: boolean;
 }
 
+/** CLAIM_SQL's rows: the budget's figures on each, a claimed user's columns (null on the row of figures alone). */
+interface ClaimStatementRow extends ClaimRow {
+  start_ms: number;
+  now_ms: number;
+  received_ms: number;
+  end_ms: number;
+  want: number;
+  live: number;
+  min_slots: number;
+  bulk_due: boolean;
+}
+
 // Parsed and planned once per pooled connection: these run for every claim and every group of results, and
 // planning the CTEs anew each time was a good part of Postgres's CPU per push.
-const LOCK_BUDGET: NamedStatement = { name: 'reconcile_lock_budget', text: LOCK_BUDGET_SQL };
-const ADVANCE_BUDGET: NamedStatement = { name: 'reconcile_advance_budget', text: ADVANCE_BUDGET_SQL };
 /** Custom apps only ($4 always null): a store app's claim keeps a plan made for its tenant. */
 const CLAIM_ONE_SCOPE: NamedStatement = { name: 'reconcile_claim', text: CLAIM_SQL };
 const COMPLETE: NamedStatement = { name: 'reconcile_complete', text: COMPLETE_SQL };
@@ -355,8 +402,8 @@ export class ReconcileRepository {
   }
 
   /**
-   * In one transaction: reserve push slots in the scope's budget (at most what fits in `horizonMs`), claim that
-   * many users, and advance the budget by the users actually claimed. No transaction outlives this call.
+   * In one statement (CLAIM_SQL): reserve push slots in the scope's budget (at most what fits in `horizonMs`), claim
+   * that many users, and advance the budget by the users actually claimed.
    */
   async claim(opts: {
     scope: string;
@@ -379,59 +426,41 @@ export class ReconcileRepository {
     bulkHorizonMs?: number;
   }): Promise<Claim> {
     const localNow = opts.now ?? Date.now;
-    return this.ds.transaction(async (m) => {
-      const before = localNow();
-      const runner = m.queryRunner!;
-      const [budget] = await queryNamedOn<{ start_ms: number; now_ms: number }>(runner, LOCK_BUDGET, [opts.scope, opts.leadMs]);
-      if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
-      // The database's clock read between `before` and now: the offset between the two clocks, to within half
-      // the round trip. Every comparison of slots and due times is then made in the database's time.
-      const after = localNow();
-      const clockOffsetMs = budget.now_ms - (before + after) / 2;
-      const clockRttMs = after - before;
-      const start: number = budget.start_ms;
-      const now: number = budget.now_ms;
-      // A horizon always has room for one slot past the lead, however slow the rate: at FEISHU_RATE_LIMIT=1 a
-      // slot is 1,015 ms apart, more than the 1,000 ms horizon, and below ~29/s more than the bulk horizon, so an
-      // idle budget would never fit one and that work would never be claimed. One and a half spacings fit exactly
-      // one slot (the lead's start is read a few microseconds after now).
-      const oneSlotMs = opts.leadMs + 1.5 * opts.spacingMs;
-      const horizonMs = Math.max(opts.horizonMs, oneSlotMs);
-      const slots = Math.floor((now + horizonMs - start) / opts.spacingMs);
-      const want = Math.min(opts.limit, slots);
-      const local = (dbMs: number) => dbMs - clockOffsetMs;
-      const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
-      if (want <= 0) {
-        const freeAt = start - horizonMs + opts.spacingMs;
-        return { ...clock, users: [], firstSlotAt: local(start), budgetFreeAt: local(freeAt), db: { firstSlotAt: start, budgetFreeAt: freeAt } };
-      }
-      const claimLane = (lane: number, n: number): Promise<ClaimRow[]> => {
-        const params = [n, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', lane];
-        return opts.tenantFilter === null ? queryNamedOn<ClaimRow>(runner, CLAIM_ONE_SCOPE, params) : m.query(CLAIM_SQL, params);
-      };
-      // Live work first, with every slot of the horizon; bulk work then takes what is left of a shorter horizon.
-      const rows = await claimLane(LANES.live, want);
-      const next = start + rows.length * opts.spacingMs;
-      const bulkHorizonMs = Math.max(opts.bulkHorizonMs ?? horizonMs, oneSlotMs);
-      const room = opts.limit - rows.length;
-      const bulkSlots = Math.min(room, Math.floor((now + bulkHorizonMs - next) / opts.spacingMs));
-      // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
-      const bulkMin = opts.bulkHorizonMs === undefined ? 1 : Math.max(1, Math.min(room, Math.floor(bulkHorizonMs / 2 / opts.spacingMs)));
-      let bulkFreeAt: number | null = null;
-      if (bulkSlots >= bulkMin) rows.push(...(await claimLane(LANES.bulk, bulkSlots)));
-      else if (rows.length === 0 && (await m.query(BULK_DUE_SQL, [opts.tenantFilter]))[0].due) {
-        bulkFreeAt = next - bulkHorizonMs + bulkMin * opts.spacingMs;
-      }
-      if (rows.length > 0) await queryNamedOn(runner, ADVANCE_BUDGET, [opts.scope, start + rows.length * opts.spacingMs]);
-      const freeAt = rows.length > 0 ? null : bulkFreeAt;
-      return {
-        ...clock,
-        users: rows.map(toClaimed),
-        firstSlotAt: local(start),
-        budgetFreeAt: freeAt === null ? null : local(freeAt),
-        db: { firstSlotAt: start, budgetFreeAt: freeAt },
-      };
-    });
+    // A horizon always has room for one slot past the lead, however slow the rate: at FEISHU_RATE_LIMIT=1 a slot is
+    // 1,015 ms apart, more than the 1,000 ms horizon, and below ~29/s more than the bulk horizon, so an idle budget
+    // would never fit one and that work would never be claimed. One and a half spacings fit exactly one slot (the
+    // lead's start is read a few microseconds after now).
+    const oneSlotMs = opts.leadMs + 1.5 * opts.spacingMs;
+    const horizonMs = Math.max(opts.horizonMs, oneSlotMs);
+    const bulkHorizonMs = Math.max(opts.bulkHorizonMs ?? horizonMs, oneSlotMs);
+    // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
+    const bulkMinSlots = opts.bulkHorizonMs === undefined ? null : Math.floor(bulkHorizonMs / 2 / opts.spacingMs);
+    const params = [opts.scope, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', opts.leadMs, opts.spacingMs, opts.limit, horizonMs, bulkHorizonMs, bulkMinSlots];
+    const before = localNow();
+    const rows: ClaimStatementRow[] = opts.tenantFilter === null ? await queryNamed<ClaimStatementRow>(this.ds, CLAIM_ONE_SCOPE, params) : await this.ds.query(CLAIM_SQL, params);
+    const after = localNow();
+    const budget = rows[0];
+    if (!budget) throw new Error(`push budget for scope '${opts.scope}' is missing`);
+    // The offset between the two clocks, to within half the network's part of the round trip: the statement's own
+    // time in the database (from its arrival to its last row, a wait for another replica's hold on the budget row
+    // included) is taken out. Every comparison of slots and due times is then made in the database's time.
+    const execMs = Math.max(0, Math.min(after - before, Math.max(...rows.map((r) => r.end_ms)) - budget.received_ms));
+    const clockOffsetMs = budget.received_ms - (before + after - execMs) / 2;
+    const clockRttMs = after - before - execMs;
+    const start = budget.start_ms;
+    const local = (dbMs: number) => dbMs - clockOffsetMs;
+    const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
+    const users = rows.filter((r) => r.user_id !== null).map(toClaimed);
+    let freeAt: number | null = null;
+    if (budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
+    else if (budget.bulk_due) freeAt = start + budget.live * opts.spacingMs - bulkHorizonMs + budget.min_slots * opts.spacingMs;
+    return {
+      ...clock,
+      users,
+      firstSlotAt: local(start),
+      budgetFreeAt: freeAt === null ? null : local(freeAt),
+      db: { firstSlotAt: start, budgetFreeAt: freeAt },
+    };
   }
 
   /** One more slot in the scope's budget, in the database's clock (see RESERVE_SLOT_SQL). */
