@@ -146,3 +146,24 @@ export async function produceAll(topic, gen) {
   await producer.disconnect();
   return n;
 }
+
+/**
+ * A TCP proxy that holds every chunk for `oneWayMs` in each direction: a database or API across a network (these
+ * benches otherwise run everything on loopback, where a round trip costs nothing). Returns its port and a close().
+ */
+export async function delayProxy(targetPort, oneWayMs, targetHost = '127.0.0.1') {
+  const net = await import('node:net');
+  const pipe = (from, to) => from.on('data', (d) => setTimeout(() => to.write(d), oneWayMs));
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    pipe(client, upstream);
+    pipe(upstream, client);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+}

@@ -1,6 +1,6 @@
 // Reconciler benchmarks against the emulator (its own process) and the real Postgres.
 //   npm run build && node bench/reconcile.bench.mjs [engine|quota|latency|growth]
-import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, postgresCpuTicks, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, delayProxy, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, postgresCpuTicks, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
@@ -87,7 +87,21 @@ async function engine() {
   const emuCpuPerReq = (cpuTicks(emu.child.pid) - emuTicks0) / 100 / sent;
   const db = await database(id());
   await seedUsers(db.ds, N, N);
-  const svc = service(db, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_CONCURRENCY: String(C), ...(process.env.RECONCILE_BATCH_SIZE ? { RECONCILE_BATCH_SIZE: process.env.RECONCILE_BATCH_SIZE } : {}), ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}) });
+  // BENCH_DB_RTT_MS: the service reaches Postgres through a proxy that adds this round trip (a database across a
+  // network, as a managed one is), to see what each statement's round trip costs the engine.
+  const rttMs = Number(process.env.BENCH_DB_RTT_MS ?? 0);
+  const proxy = rttMs > 0 ? await delayProxy(5432, rttMs / 2) : null;
+  const svcDb = proxy ? { ...db, url: db.url.replace(':5432/', `:${proxy.port}/`) } : db;
+  const selectOneMs = async (url) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const ts = [];
+    for (let i = 0; i < 21; i++) { const t = performance.now(); await c.query('SELECT 1'); ts.push(performance.now() - t); }
+    await c.end();
+    return ts.sort((a, b) => a - b)[10];
+  };
+  const dbRtt = proxy ? `, database round trip (median SELECT 1) ${fmt(await selectOneMs(svcDb.url), 2)} ms against ${fmt(await selectOneMs(db.url), 2)} ms direct` : '';
+  const svc = service(svcDb, emu, { FEISHU_RATE_LIMIT: '100000', RECONCILE_CONCURRENCY: String(C), ...(process.env.RECONCILE_BATCH_SIZE ? { RECONCILE_BATCH_SIZE: process.env.RECONCILE_BATCH_SIZE } : {}), ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}) });
   const pushed = async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n;
   await until('first push', async () => (await pushed()) > 0, 60_000, 20);
   const t1 = Date.now();
@@ -113,9 +127,9 @@ async function engine() {
   const rate = pushes / ((t2 - t1) / 1000);
   const svcCpu = (svcTicks1 - svcTicks0) / 100;
   const pgCpu = (pgTicks1 - pgTicks0) / 100;
-  await svc.stop(); await emu.stop(); await db.drop();
+  await svc.stop(); await emu.stop(); await db.drop(); await proxy?.close();
   results.push(
-    `push engine, emulator limit off, concurrency ${C}: ${fmt(N)} dirty users pushed at ${fmt(rate)} pushes/s (from the first push on); ` +
+    `push engine, emulator limit off, concurrency ${C}${dbRtt}: ${fmt(N)} dirty users pushed at ${fmt(rate)} pushes/s (from the first push on); ` +
       `the emulator alone with ${C} keep-alive clients: ${fmt(raw)} req/s (emulator CPU ${fmt(emuCpuPerReq * 1e6)} µs/req); ratio ${fmt(rate / raw, 2)}; ` +
       `CPU per push: service ${fmt((svcCpu / pushes) * 1e6)} µs + postgres ${fmt((pgCpu / pushes) * 1e6)} µs = ${fmt(((svcCpu + pgCpu) / pushes) * 1e6)} µs ` +
       `(${fmt(svcCpu, 2)} s + ${fmt(pgCpu, 2)} s over ${fmt(pushes)} pushes); load average 1-min during the run max ${fmt(Math.max(...load), 2)}, at the end ${loadavg()}`,
