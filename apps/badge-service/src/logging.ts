@@ -1,4 +1,5 @@
 import { AppConfig } from '@badges/config';
+import { hostname } from 'node:os';
 import type { Params } from 'nestjs-pino';
 import { correlationIdOf } from './common/correlation';
 import { errorSerializer } from './common/error-serializer';
@@ -27,7 +28,9 @@ export function loggerParams(config: AppConfig): Params {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
       genReqId: (req, res) => correlationIdOf(req, res),
-      customProps: () => ({ service: 'badge-reconciler' }),
+      // On every line through the root logger's bindings: a per-request `customProps` made two child loggers per
+      // request (one when it came in, one when it ended), whether or not anything was logged.
+      base: { pid: process.pid, hostname: hostname(), service: 'badge-reconciler' },
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, ForbiddenException, Injectable, SetMetad
 import { Reflector } from '@nestjs/core';
 import { AppConfig, AuditScope, ScopedAuditToken } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 
 export type BearerVerdict = 'ok' | 'missing' | 'scheme' | 'invalid';
@@ -13,7 +13,8 @@ const REASONS: Record<Exclude<BearerVerdict, 'ok'>, string> = {
   invalid: 'invalid token',
 };
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** One-shot (no Hash object per request). */
+const sha256 = (s: string) => hash('sha256', s, 'buffer');
 
 /** Who called: the token's name, what it may do and which tenants it may see. */
 export interface AuditPrincipal {
