@@ -33,8 +33,13 @@ export async function dropDatabase(name) {
   await c.end();
 }
 
+/** The node flags the service runs with, as deployed: `npm run start:service`'s (the Dockerfile's CMD has the same). */
+export const SERVICE_NODE_ARGS = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+  .scripts['start:service'].split(/\s+/).filter((a) => a.startsWith('--'));
+
 export function runNode(main, env) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const flags = [...(main === SERVICE_MAIN ? SERVICE_NODE_ARGS : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...flags, main], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out = (out + d).slice(-(Number(process.env.BENCH_OUTPUT_CHARS) || 20000))));
   child.stderr.on('data', (d) => (out = (out + d).slice(-(Number(process.env.BENCH_OUTPUT_CHARS) || 20000))));

@@ -30,3 +30,12 @@ describe('docker-compose.yml', () => {
     expect([svc.FEISHU_APP_ID, svc.FEISHU_APP_SECRET]).toEqual([emu.EMULATOR_APP_ID, emu.EMULATOR_APP_SECRET]);
   });
 });
+
+describe('Dockerfile', () => {
+  it('starts the service with the node flags of npm run start:service (the benches run it with those)', () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.resolve(__dirname, '../../Dockerfile'), 'utf8'))![1];
+    const script: string = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).scripts['start:service'];
+    expect(JSON.parse(cmd)).toEqual(script.split(/\s+/));
+    expect(script).toMatch(/--max-semi-space-size=\d+ /);
+  });
+});
