@@ -253,6 +253,50 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(c.firstSlotAt).toBeGreaterThan(releasedAt + 25 - 10);
   });
 
+  it('a scope without a budget row claims no one: the claim fails before any lease is taken', async () => {
+    await apply([event('ou_nb1', 'approval', 1, counts(1)), event('ou_nb2', 'approval', 1, counts(2))]);
+    await db.ds.query(`UPDATE badge_state SET lane = $1 WHERE user_id = 'ou_nb2'`, [LANES.bulk]);
+    await db.ds.query(`TRUNCATE push_budget`); // e.g. an operator's cleanup under running replicas
+
+    await expect(claim('A')).rejects.toThrow(/push budget for scope '' is missing/);
+    expect((await db.ds.query(`SELECT count(*)::int AS n FROM badge_state WHERE lease_owner IS NOT NULL`))[0].n).toBe(0);
+  });
+
+  it('a switch of mode committed while a claim waited for the budget row is seen by that claim', async () => {
+    await apply([event('ou_m1', 'approval', 1, counts(1)), event('ou_m2', 'approval', 1, counts(2))]);
+    await db.ds.query(`UPDATE service_mode SET mode = 'shadow' WHERE id = 1`);
+    try {
+      const holder = db.ds.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      await holder.query(`SELECT * FROM push_budget WHERE scope = '' FOR UPDATE`);
+      // A replica still in shadow mode claims, and waits for the budget row.
+      const pending = repo.claim({ scope: '', tenantFilter: null, owner: 'S', limit: 10, leaseMs: LEASE, spacingMs: 1, horizonMs: 1000, leadMs: 0, mode: 'shadow' });
+      const waiting = async () => (await db.ds.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`))[0].n > 0;
+      for (let i = 0; !(await waiting()); i++) {
+        if (i > 500) throw new Error('the claim never waited on the budget row');
+        await new Promise((r) => setImmediate(r));
+      }
+      // Meanwhile the deployment switches to live (ModeRepository's switch does not touch the budget).
+      await db.ds.query(`UPDATE service_mode SET mode = 'live' WHERE id = 1`);
+      await holder.rollbackTransaction();
+      await holder.release();
+      const c = await pending;
+      expect(c.users).toEqual([]);
+      expect((await db.ds.query(`SELECT count(*)::int AS n FROM badge_state WHERE lease_owner IS NOT NULL`))[0].n).toBe(0);
+    } finally {
+      await db.ds.query(`UPDATE service_mode SET mode = 'live' WHERE id = 1`);
+    }
+  });
+
+  it('claims the oldest due first within a lane, and gives them the earlier slots', async () => {
+    await apply(['ou_o1', 'ou_o2', 'ou_o3', 'ou_o4', 'ou_o5'].map((u) => event(u, 'approval', 1, counts(1))));
+    // Due times in the reverse of the keys' order (and of insertion).
+    await db.ds.query(`UPDATE badge_state SET next_attempt_at = now() - right(user_id, 1)::int * interval '1 second'`);
+    const c = await claim('A');
+    expect(c.users.map((u) => u.userId)).toEqual(['ou_o5', 'ou_o4', 'ou_o3', 'ou_o2', 'ou_o1']);
+  });
+
   it('a slow rate still claims: a slot spaced wider than the horizon (1/s) or the bulk horizon (10/s) fits one', async () => {
     await apply([event('ou_slow', 'approval', 1, counts(1))]);
     // FEISHU_RATE_LIMIT=1 at the loop's headroom: slots 1,015 ms apart, a 1,000 ms horizon, a 25 ms lead.

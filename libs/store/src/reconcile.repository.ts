@@ -72,19 +72,20 @@ export const MAX_VERSION_SQL = '9223372036854775807';
 
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
-/** Users of one lane that a claim may take: due, dirty, unleased (or the lease lapsed), in the database's mode. */
+/**
+ * Users of one lane that a claim may take: due, dirty, unleased (or the lease lapsed), oldest due first. `limit` is
+ * a scalar subquery; null (no budget row) counts as none, never as LIMIT ALL.
+ */
 const dueInLane = (lane: number, limit: string) => `
     SELECT tenant_key, user_id_type, user_id, lease_owner AS previous_owner, lease_version AS previous_version,
-           last_version >= ${MAX_VERSION_SQL} AS exhausted, ${lane} AS lane_rank
+           last_version >= ${MAX_VERSION_SQL} AS exhausted, ${lane} AS lane_rank, next_attempt_at AS due_at
     FROM badge_state
     WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp()
       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
       AND ($4::text IS NULL OR tenant_key = $4)
-      -- A replica claims only in the database's mode (service_mode): one started in the other mode does nothing.
-      AND $5::text = (SELECT mode FROM service_mode WHERE id = 1)
       AND lane = ${lane}
     ORDER BY next_attempt_at
-    LIMIT (${limit})
+    LIMIT coalesce((${limit}), 0)
     FOR UPDATE SKIP LOCKED`;
 
 /**
@@ -93,7 +94,10 @@ const dueInLane = (lane: number, limit: string) => `
  *
  * 1. Lock the scope's push budget ($1) and reserve slots from greatest(next slot, now + lead $6, pause end), one
  *    every $7 ms, at most what fits before now + horizon $9 and at most $8 (`want`). The clock is read once the row
- *    is locked, so a wait for another replica's claim does not leave the slots in the past.
+ *    is locked, so a wait for another replica's claim does not leave the slots in the past. A replica claims only
+ *    in the database's mode (service_mode, $5): one started in the other mode claims nothing (`want` 0). The mode is
+ *    read from its row, locked with the budget's: a switch of mode committed while this claim waited for the budget
+ *    row is what it sees (the statement's snapshot, taken before the wait, is not).
  * 2. Claim up to `want` due users of the live lane, oldest due first, skipping rows other replicas hold and rows
  *    whose lease is still live (an operator's resync makes a leased user due, but never takes it from its holder).
  * 3. Bulk work then takes what is left of the shorter bulk horizon $10, and only once at least $11 of its slots
@@ -107,27 +111,33 @@ const dueInLane = (lane: number, limit: string) => `
  * API to check). A user whose last version is the 64-bit maximum cannot be pushed: it is parked with the reason,
  * not claimed.
  *
- * One row per claimed user, live lane first, each with the budget's figures; one row of figures alone (user
- * columns null) when no one was claimed; no row when the scope has no budget. received_ms (when the statement
+ * One row per claimed user, live lane first and oldest due first within a lane (they get the earlier slots), each
+ * with the budget's figures; one row of figures alone (user columns null) when no one was claimed; no row, and no
+ * one claimed, when the scope has no budget. received_ms (when the statement
  * arrived) and end_ms (the database's clock at the row) let the caller take the statement's own time, a wait for
  * the budget row included, out of the round trip it measures the clocks' offset with.
  */
 export const CLAIM_SQL = `
   WITH budget AS (
-    SELECT next_slot_at, paused_until FROM push_budget WHERE scope = $1 FOR UPDATE
+    SELECT b.next_slot_at, b.paused_until, m.mode = $5::text AS in_mode
+    FROM push_budget b, service_mode m WHERE b.scope = $1 AND m.id = 1
+    -- FOR SHARE, not KEY SHARE: a key-share lock takes the row version in the snapshot even when a committed
+    -- switch has updated it since (its mode column is not a key), and the claim would keep the old mode.
+    FOR UPDATE OF b FOR SHARE OF m
   ),
   plan AS (
-    SELECT c.start_ms, c.now_ms, (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms,
-           greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / $7::float8)))::int AS want
+    SELECT c.start_ms, c.now_ms, (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms, c.in_mode,
+           CASE WHEN c.in_mode THEN greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / $7::float8)))::int
+                ELSE 0 END AS want
     FROM (SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp() + $6::float8 * interval '1 millisecond', paused_until))
                   * 1000)::float8 AS start_ms,
-                 (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
+                 (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms, in_mode
           FROM budget) c
   ),
   due_live AS (${dueInLane(LANES.live, 'SELECT want FROM plan')}
   ),
   bulk AS (
-    SELECT p.start_ms, p.now_ms, p.received_ms, p.want, l.live,
+    SELECT p.start_ms, p.now_ms, p.received_ms, p.in_mode, p.want, l.live,
            greatest(0, least($8::int - l.live, floor((p.now_ms + $10::float8 - (p.start_ms + l.live * $7::float8)) / $7::float8)))::int AS slots,
            greatest(1, least($8::int - l.live, coalesce($11::int, 1)))::int AS min_slots
     FROM plan p, (SELECT count(*)::int AS live FROM due_live WHERE NOT exhausted) l
@@ -170,7 +180,7 @@ export const CLAIM_SQL = `
               b.desired_pc_web_app, b.desired_pc_gadget, b.desired_mobile_web_app, b.desired_mobile_gadget,
               b.applied_pc_web_app, b.applied_pc_gadget, b.applied_mobile_web_app, b.applied_mobile_gadget,
               b.force_full, b.attempts, b.desired_changed_at, due.previous_owner IS NOT NULL AS lease_taken_over,
-              due.lane_rank
+              due.lane_rank, due.due_at
   ),
   -- The attempt of a holder that died or stalled has no audit row of its own: this one says what is known of it.
   lost AS (
@@ -184,7 +194,7 @@ export const CLAIM_SQL = `
     FROM bulk b, (SELECT count(*)::int AS claimed FROM claimed) n
     WHERE p.scope = $1 AND n.claimed > 0
   )
-  SELECT b.start_ms, b.now_ms, b.received_ms, b.want, b.live, b.min_slots,
+  SELECT b.start_ms, b.now_ms, b.received_ms, b.in_mode, b.want, b.live, b.min_slots,
          -- Bulk work due but held back for slots (nothing else claimed): the caller sleeps until they are free.
          CASE WHEN b.want > 0 AND b.live = 0 AND b.slots < b.min_slots THEN EXISTS (
            SELECT 1 FROM badge_state
@@ -193,7 +203,7 @@ export const CLAIM_SQL = `
          ) ELSE false END AS bulk_due,
          c.*, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS end_ms
   FROM bulk b LEFT JOIN claimed c ON true
-  ORDER BY c.lane_rank`;
+  ORDER BY c.lane_rank, c.due_at`;
 
 /**
  * Tenants with due work, for store apps whose quota is per tenant: a loose index scan over the dirty users'
@@ -380,6 +390,7 @@ interface ClaimStatementRow extends ClaimRow {
   now_ms: number;
   received_ms: number;
   end_ms: number;
+  in_mode: boolean;
   want: number;
   live: number;
   min_slots: number;
@@ -444,6 +455,7 @@ export class ReconcileRepository {
     // The offset between the two clocks, to within half the network's part of the round trip: the statement's own
     // time in the database (from its arrival to its last row, a wait for another replica's hold on the budget row
     // included) is taken out. Every comparison of slots and due times is then made in the database's time.
+    // (The commit follows the last row: the offset may be low by half of its WAL flush, which the RTT includes.)
     const execMs = Math.max(0, Math.min(after - before, Math.max(...rows.map((r) => r.end_ms)) - budget.received_ms));
     const clockOffsetMs = budget.received_ms - (before + after - execMs) / 2;
     const clockRttMs = after - before - execMs;
@@ -452,7 +464,10 @@ export class ReconcileRepository {
     const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
     const users = rows.filter((r) => r.user_id !== null).map(toClaimed);
     let freeAt: number | null = null;
-    if (budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
+    // Not in the database's mode: nothing to wait for here (the loop falls back to the earliest due time, as a claim
+    // that found no one does).
+    if (!budget.in_mode) freeAt = null;
+    else if (budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
     else if (budget.bulk_due) freeAt = start + budget.live * opts.spacingMs - bulkHorizonMs + budget.min_slots * opts.spacingMs;
     return {
       ...clock,
