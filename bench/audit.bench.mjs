@@ -7,8 +7,7 @@
 //   (BENCH_AUDIT_USERS, BENCH_AUDIT_ROWS, BENCH_AUDIT_DAYS, BENCH_AUDIT_CLIENTS, BENCH_AUDIT_SECONDS to resize;
 //   BENCH_AUDIT_CPU_PROF=<dir> writes the service's CPU profile there)
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpuTicks, dist, dropDatabase, id, pg, runNode, SERVICE_MAIN, until } from './lib.mjs';
+import { cpuTicks, dist, dropDatabase, freePort, id, pg, runNode, SERVICE_MAIN, until } from './lib.mjs';
 
 const USERS = Number(process.env.BENCH_AUDIT_USERS ?? 1_000_000);
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 10_000_000);
@@ -29,16 +28,6 @@ const started = performance.now();
 const log = (msg) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 const userId = (n) => `ou_bench_${n}`;
 const randomUser = () => userId(Math.floor(Math.random() * USERS));
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 // Every user: in sync, pushed a while ago (so none is dirty: the api role does not push anyway).
 const SEED_STATE_SQL = `

@@ -2,7 +2,7 @@
 // nothing to do (no events, none dirty). Run with the store empty; bench/scale.bench.mjs measures it over 10M users.
 //   npm run build && node bench/idle.bench.mjs [role …]
 import { loadavg } from 'node:os';
-import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, runNode, SERVICE_MAIN, sleep, until, freePort } from './lib.mjs';
 
 const { createDataSource, ensureDatabase, migrate } = dist('libs/store/src/index.js');
 const APP = { FEISHU_APP_ID: 'cli_bench', FEISHU_APP_SECRET: 'bench-secret-value-123' };
@@ -16,14 +16,14 @@ const ds = createDataSource(url, 2);
 await ds.initialize();
 await migrate(ds);
 await ds.destroy();
-const port = 30000 + Math.floor(Math.random() * 20000);
+const port = await freePort();
 const emu = runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP.FEISHU_APP_ID, EMULATOR_APP_SECRET: APP.FEISHU_APP_SECRET });
 await until('emulator', async () => (await fetch(`http://127.0.0.1:${port}/_emulator/health`).catch(() => null))?.ok, 30_000, 100);
 const results = [];
 for (const role of roles) {
   const topic = `bench.idle.${id()}`;
   await createTopic(topic, 6);
-  const httpPort = 30000 + Math.floor(Math.random() * 20000);
+  const httpPort = await freePort();
   const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: role, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `idle-${id()}`, KAFKA_TOPIC_PARTITIONS: '6', DATABASE_URL: url, FEISHU_BASE_URL: `http://127.0.0.1:${port}`, ...APP, HTTP_PORT: String(httpPort), AUDIT_API_TOKENS: 'bench-audit-token-0000' });
   await until(`${role} ready`, async () => (await fetch(`http://127.0.0.1:${httpPort}/health/ready`).catch(() => null))?.ok, 120_000, 200);
   await sleep(5000); // start-up work (JIT, group join, first gauges) is not idling: measured from here

@@ -16,6 +16,19 @@ export const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const id = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
+/**
+ * A TCP port free on 127.0.0.1 right now (the kernel's pick), for a child process to listen on. A random port in
+ * 30000–50000 sometimes collided with one in use (e.g. an outgoing connection's), and the child never got ready.
+ */
+export async function freePort() {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
 export async function until(what, fn, ms = 600_000, every = 200) {
   const end = Date.now() + ms;
   for (;;) {

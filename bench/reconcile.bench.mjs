@@ -1,6 +1,6 @@
 // Reconciler benchmarks against the emulator (its own process) and the real Postgres.
 //   npm run build && node bench/reconcile.bench.mjs [engine|quota|latency|growth]
-import { cpuTicks, createTopic, delayProxy, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, postgresCpuTicks, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, delayProxy, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, id, kafka, Partitioners, pg, postgresCpuTicks, runNode, SERVICE_MAIN, sleep, until, freePort } from './lib.mjs';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ const only = process.argv[2];
 const fmt = (n, d = 0) => Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 async function emulator(env = {}) {
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const p = runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP.FEISHU_APP_ID, EMULATOR_APP_SECRET: APP.FEISHU_APP_SECRET, ...env });
   const url = `http://127.0.0.1:${port}`;
   await until('emulator', async () => (await fetch(`${url}/_emulator/health`).catch(() => null))?.ok, 30_000, 100);

@@ -8,7 +8,7 @@
 //   npm run build && node bench/scale.bench.mjs
 //   (BENCH_SCALE_KEEP=1 keeps the seeded stores for the next run: seeding 10M users takes minutes)
 import { loadavg } from 'node:os';
-import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, generateEvents, groupLag, id, pg, postgresCpuTicks, produceAll, runNode, SERVICE_MAIN, sleep, until } from './lib.mjs';
+import { cpuTicks, createTopic, deleteTopics, dist, dropDatabase, EMULATOR_MAIN, generateEvents, groupLag, id, pg, postgresCpuTicks, produceAll, runNode, SERVICE_MAIN, sleep, until, freePort } from './lib.mjs';
 
 const SMALL = Number(process.env.BENCH_SCALE_SMALL ?? 1_000_000);
 const LARGE = Number(process.env.BENCH_SCALE_LARGE ?? 10_000_000);
@@ -92,13 +92,13 @@ async function claims(stores) {
 
 async function idle(s) {
   await settle(s.ds);
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const emu = runNode(EMULATOR_MAIN, { EMULATOR_PORT: String(port), EMULATOR_APP_ID: APP.FEISHU_APP_ID, EMULATOR_APP_SECRET: APP.FEISHU_APP_SECRET });
   const emuUrl = `http://127.0.0.1:${port}`;
   await until('emulator', async () => (await fetch(`${emuUrl}/_emulator/health`).catch(() => null))?.ok, 30_000, 100);
   const topic = `bench.scale.idle.${id()}`;
   await createTopic(topic, 6);
-  const httpPort = 30000 + Math.floor(Math.random() * 20000);
+  const httpPort = await freePort();
   const svc = runNode(SERVICE_MAIN, { BADGE_ROLES: 'ingest,reconcile,api', KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `scale-${id()}`, KAFKA_TOPIC_PARTITIONS: '6', DATABASE_URL: url(s.name), FEISHU_BASE_URL: emuUrl, ...APP, HTTP_PORT: String(httpPort), AUDIT_API_TOKENS: 'bench-audit-token-0000' });
   await until('service ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/health/ready`).catch(() => null))?.ok, 120_000, 200);
   await sleep(5000); // start-up work (migrations check, group join, first gauges) is not idling; measured from here

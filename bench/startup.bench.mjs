@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { dropDatabase, id, runNode, SERVICE_MAIN, sleep } from './lib.mjs';
+import { dropDatabase, id, runNode, SERVICE_MAIN, sleep, freePort } from './lib.mjs';
 
 const n = Number(process.argv[2] ?? 8);
 const db = `bench_startup_${id()}`;
@@ -22,7 +22,7 @@ const env = {
 };
 
 async function startOnce(extra) {
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const started = performance.now();
   const p = runNode(SERVICE_MAIN, { ...env, ...extra, HTTP_PORT: String(port) });
   for (;;) {
