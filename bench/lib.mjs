@@ -1,6 +1,7 @@
 // Shared helpers for the benchmarks: the project's own kafkajs/pg, built code from dist/, child processes.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -21,7 +22,6 @@ export const id = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 
  * 30000–50000 sometimes collided with one in use (e.g. an outgoing connection's), and the child never got ready.
  */
 export async function freePort() {
-  const net = await import('node:net');
   const server = net.createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address();
@@ -170,7 +170,6 @@ export async function produceAll(topic, gen) {
  * benches otherwise run everything on loopback, where a round trip costs nothing). Returns its port and a close().
  */
 export async function delayProxy(targetPort, oneWayMs, targetHost = '127.0.0.1') {
-  const net = await import('node:net');
   const pipe = (from, to) => from.on('data', (d) => setTimeout(() => to.write(d), oneWayMs));
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);

@@ -2,7 +2,7 @@ import type { BadgeCountColumns } from './badge-state.columns';
 import { Counts, storableText } from '@badges/contracts';
 import { LANES } from './lanes';
 import { DataSource } from 'typeorm';
-import { queryNamed, queryNamedOn, type NamedStatement } from './named-statement';
+import { queryNamed, type NamedStatement } from './named-statement';
 import { DIRTY_PREDICATE } from './dirty-set';
 import { lockInKeyOrder } from './key-order';
 import { type BadgeStatus, sqlKind, type UserIdType } from './vocabulary';
@@ -113,9 +113,9 @@ const dueInLane = (lane: number, limit: string) => `
  *
  * One row per claimed user, live lane first and oldest due first within a lane (they get the earlier slots), each
  * with the budget's figures; one row of figures alone (user columns null) when no one was claimed; no row, and no
- * one claimed, when the scope has no budget. received_ms (when the statement
- * arrived) and end_ms (the database's clock at the row) let the caller take the statement's own time, a wait for
- * the budget row included, out of the round trip it measures the clocks' offset with.
+ * one claimed, when the scope has no budget. received_ms (when the statement arrived) and end_ms (the database's
+ * clock at the row) let the caller take the statement's own time, a wait for the budget row included, out of the
+ * round trip it measures the clocks' offset with.
  */
 export const CLAIM_SQL = `
   WITH budget AS (
@@ -137,12 +137,12 @@ export const CLAIM_SQL = `
   due_live AS (${dueInLane(LANES.live, 'SELECT want FROM plan')}
   ),
   bulk AS (
-    SELECT p.start_ms, p.now_ms, p.received_ms, p.in_mode, p.want, l.live,
+    SELECT l.live,
            greatest(0, least($8::int - l.live, floor((p.now_ms + $10::float8 - (p.start_ms + l.live * $7::float8)) / $7::float8)))::int AS slots,
            greatest(1, least($8::int - l.live, coalesce($11::int, 1)))::int AS min_slots
     FROM plan p, (SELECT count(*)::int AS live FROM due_live WHERE NOT exhausted) l
   ),
-  due_bulk AS (${dueInLane(LANES.bulk, 'SELECT CASE WHEN want > 0 AND slots >= min_slots THEN slots ELSE 0 END FROM bulk')}
+  due_bulk AS (${dueInLane(LANES.bulk, 'SELECT CASE WHEN want > 0 AND slots >= min_slots THEN slots ELSE 0 END FROM plan, bulk')}
   ),
   due AS (SELECT * FROM due_live UNION ALL SELECT * FROM due_bulk),
   parked AS (
@@ -190,19 +190,19 @@ export const CLAIM_SQL = `
     FROM due WHERE previous_owner IS NOT NULL
   ),
   advance AS (
-    UPDATE push_budget p SET next_slot_at = to_timestamp((b.start_ms + n.claimed * $7::float8) / 1000)
-    FROM bulk b, (SELECT count(*)::int AS claimed FROM claimed) n
-    WHERE p.scope = $1 AND n.claimed > 0
+    UPDATE push_budget b SET next_slot_at = to_timestamp((p.start_ms + n.claimed * $7::float8) / 1000)
+    FROM plan p, (SELECT count(*)::int AS claimed FROM claimed) n
+    WHERE b.scope = $1 AND n.claimed > 0
   )
-  SELECT b.start_ms, b.now_ms, b.received_ms, b.in_mode, b.want, b.live, b.min_slots,
+  SELECT p.start_ms, p.received_ms, p.in_mode, p.want, b.live, b.min_slots,
          -- Bulk work due but held back for slots (nothing else claimed): the caller sleeps until they are free.
-         CASE WHEN b.want > 0 AND b.live = 0 AND b.slots < b.min_slots THEN EXISTS (
+         CASE WHEN p.want > 0 AND b.live = 0 AND b.slots < b.min_slots THEN EXISTS (
            SELECT 1 FROM badge_state
            WHERE ${DIRTY_PREDICATE} AND lane = ${LANES.bulk}
              AND next_attempt_at <= clock_timestamp() AND ($4::text IS NULL OR tenant_key = $4)
          ) ELSE false END AS bulk_due,
          c.*, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS end_ms
-  FROM bulk b LEFT JOIN claimed c ON true
+  FROM plan p CROSS JOIN bulk b LEFT JOIN claimed c ON true
   ORDER BY c.lane_rank, c.due_at`;
 
 /**
@@ -387,7 +387,6 @@ interface ClaimRow extends BadgeCountColumns {
 /** CLAIM_SQL's rows: the budget's figures on each, a claimed user's columns (null on the row of figures alone). */
 interface ClaimStatementRow extends ClaimRow {
   start_ms: number;
-  now_ms: number;
   received_ms: number;
   end_ms: number;
   in_mode: boolean;
@@ -464,10 +463,9 @@ export class ReconcileRepository {
     const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
     const users = rows.filter((r) => r.user_id !== null).map(toClaimed);
     let freeAt: number | null = null;
-    // Not in the database's mode: nothing to wait for here (the loop falls back to the earliest due time, as a claim
-    // that found no one does).
-    if (!budget.in_mode) freeAt = null;
-    else if (budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
+    // Not in the database's mode (want 0, no bulk due): no wait here; the loop falls back to the earliest due time,
+    // as after a claim that found no one.
+    if (budget.in_mode && budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
     else if (budget.bulk_due) freeAt = start + budget.live * opts.spacingMs - bulkHorizonMs + budget.min_slots * opts.spacingMs;
     return {
       ...clock,
