@@ -57,7 +57,12 @@ describe('the service on a secured Kafka broker (SASL_SSL, SCRAM-SHA-512)', () =
 
   beforeAll(async () => {
     if (!existsSync(SERVICE_MAIN)) throw new Error(`${SERVICE_MAIN} missing: run npm run build first`);
-    [broker, db] = await Promise.all([startSecuredBroker(), createTestDatabase('secured')]);
+    // Both halves settle before either failure is thrown, so afterAll cleans up the one that started and
+    // nothing runs on after the file's environment is torn down.
+    const [b, d] = await Promise.allSettled([startSecuredBroker(), createTestDatabase('secured')]);
+    if (b.status === 'fulfilled') broker = b.value;
+    if (d.status === 'fulfilled') db = d.value;
+    for (const r of [b, d]) if (r.status === 'rejected') throw r.reason;
     emulator = await startWatchedEmulator(APP_SECRET);
   });
   afterAll(async () => {

@@ -33,6 +33,18 @@ export interface SecuredBroker {
 
 const HOST = '127.0.0.1';
 
+/**
+ * A random cluster id as Kafka's own `Uuid.randomUuid()` makes it: 16 bytes in base64url, never starting with '-'.
+ * One id in 64 would otherwise start with '-', and kafka-storage's argument parser reads that as an option
+ * ("argument --cluster-id/-t: expected one argument").
+ */
+export function kafkaClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** The Kafka version scripts/kafka.sh runs: KAFKA_VERSION, else the `<kafka.version>` of scripts/kafka/pom.xml. */
 export function kafkaVersion(): string {
   const pom = readFileSync(path.join(ROOT, 'scripts/kafka/pom.xml'), 'utf8');
@@ -121,10 +133,16 @@ export async function startSecuredBroker(): Promise<SecuredBroker> {
     // Kafka 4 logs through log4j2 (KIP-653), 3.x through log4j 1; the same quiet files either way.
     major >= 4 ? `-Dlog4j2.configurationFile=${path.join(ROOT, 'scripts/kafka/log4j2.xml')}` : `-Dlog4j.configuration=file:${path.join(ROOT, 'scripts/kafka/log4j.properties')}`,
     '-cp', `${libs}/*`];
-  const clusterId = randomBytes(16).toString('base64url');
-  execFileSync('java', ['-Xmx256m', ...javaOpts, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted',
-    '--add-scram', `SCRAM-SHA-512=[name=broker,password=${brokerPassword}]`,
-    '--add-scram', `SCRAM-SHA-512=[name=${username},password=${password}]`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    execFileSync('java', ['-Xmx256m', ...javaOpts, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', props, '--ignore-formatted',
+      '--add-scram', `SCRAM-SHA-512=[name=broker,password=${brokerPassword}]`,
+      '--add-scram', `SCRAM-SHA-512=[name=${username},password=${password}]`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    // execFileSync's message repeats the whole command line, SCRAM passwords included: say what failed without them.
+    const e = err as { status?: number | null; stderr?: Buffer | string };
+    const stderr = String(e.stderr ?? '').split(brokerPassword).join('***').split(password).join('***');
+    throw new Error(`kafka-storage format failed (exit ${e.status ?? 'unknown'}): ${stderr.trim()}`);
+  }
 
   const out = openSync(path.join(logs, 'stdout.log'), 'a');
   const child: ChildProcess = spawn('java', ['-Xms256m', '-Xmx384m', ...javaOpts, 'kafka.Kafka', props], { stdio: ['ignore', out, out] });
