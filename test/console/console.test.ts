@@ -5,6 +5,7 @@ import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event, wire } from '../support/events';
 import { createTopic, deleteTopics, produce, uniqueName, waitFor } from '../support/kafka';
+import { freePort } from '../support/ports';
 import { httpReady, ROOT, runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
 import { APP_ID, APP_SECRET, emulatorJson, startEmulatorProcess } from '../support/stack';
 import { CONSOLE_CSP } from '../../apps/badge-service/src/console/console-assets';
@@ -48,7 +49,7 @@ describe('operator console in a real browser', () => {
         { name: 'support-read', token: READ_TOKEN, scopes: ['read'], tenants: ['*'] },
       ]),
     );
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     service = runNode(SERVICE_MAIN, {
       BADGE_ROLES: 'ingest,reconcile,api',
