@@ -7,7 +7,7 @@
 //   (BENCH_AUDIT_USERS, BENCH_AUDIT_ROWS, BENCH_AUDIT_DAYS, BENCH_AUDIT_CLIENTS, BENCH_AUDIT_SECONDS to resize;
 //   BENCH_AUDIT_CPU_PROF=<dir> writes the service's CPU profile there)
 import { readFileSync } from 'node:fs';
-import { cpuTicks, dist, dropDatabase, freePort, id, pg, runNode, SERVICE_MAIN, until } from './lib.mjs';
+import { cpuTicks, dist, dropDatabase, freePort, id, pg, postgresCpuTicks, runNode, SERVICE_MAIN, until } from './lib.mjs';
 
 const USERS = Number(process.env.BENCH_AUDIT_USERS ?? 1_000_000);
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 10_000_000);
@@ -152,6 +152,8 @@ function machineCpu() {
 async function load(base, path, clients, seconds, servicePid) {
   const latencies = [];
   const cpu0 = processCpu(servicePid);
+  const pg0 = postgresCpuTicks() / 100;
+  const self0 = process.cpuUsage();
   const box0 = machineCpu();
   const statuses = new Map();
   const end = performance.now() + seconds * 1000;
@@ -170,11 +172,19 @@ async function load(base, path, clients, seconds, servicePid) {
   );
   const secs = (performance.now() - t0) / 1000;
   const box1 = machineCpu();
-  const serviceCpu = (processCpu(servicePid) - cpu0) / secs;
+  const serviceCpuSeconds = processCpu(servicePid) - cpu0;
+  const serviceCpu = serviceCpuSeconds / secs;
+  // CPU per request of each party on the box: the service, every Postgres process, and this load generator.
+  const self1 = process.cpuUsage(self0);
+  const perRequestUs = {
+    service: (serviceCpuSeconds / latencies.length) * 1e6,
+    postgres: ((postgresCpuTicks() / 100 - pg0) / latencies.length) * 1e6,
+    client: (self1.user + self1.system) / latencies.length,
+  };
   const machineBusy = (box1.busy - box0.busy) / (box1.total - box0.total);
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { n: latencies.length, rps: latencies.length / secs, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1], statuses: Object.fromEntries(statuses), serviceCpu, machineBusy };
+  return { n: latencies.length, rps: latencies.length / secs, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1], statuses: Object.fromEntries(statuses), serviceCpu, machineBusy, perRequestUs };
 }
 
 /** When Postgres last started: a restart during the measurement (another job on the box) voids the figures. */
@@ -277,6 +287,8 @@ audit API benchmark  (command: npm run build && npm exec -- node bench/audit.ben
 ${results.map(line).join('\n')}
   target p99 ≤ ${TARGET_P99_MS} ms at 1 client: ${results.slice(1).map((r) => `${r.name} ${fmt(r.single.p99, 2)} ms ${r.single.p99 <= TARGET_P99_MS ? 'met' : 'MISSED'}`).join(', ')}
   target ≥ ${TARGET_RATIO} × the baseline's req/s at ${CLIENTS} clients: ${results.slice(1).map((r) => `${r.name} ${(r.rps / baseline.rps).toFixed(2)} × ${r.rps / baseline.rps >= TARGET_RATIO ? 'met' : 'MISSED'}`).join(', ')}
+  CPU per request at ${CLIENTS} clients (µs; service + Postgres + this load generator, from /proc and process.cpuUsage; ticks of 10 ms):
+${results.map((r) => { const c = r.perRequestUs; const all = c.service + c.postgres + c.client; const b = baseline.perRequestUs; return `    ${r.name.padEnd(34)} service ${fmt(c.service).padStart(4)}  postgres ${fmt(c.postgres).padStart(4)}  client ${fmt(c.client).padStart(4)}  all ${fmt(all).padStart(4)}` + (r === baseline ? '' : `  |  baseline's all ÷ this all: ${((b.service + b.postgres + b.client) / all).toFixed(2)} (the ratio if the box were CPU-bound)`); }).join('\n')}
   load average (/proc/loadavg) before the measurement: ${loadBefore}; after: ${readFileSync('/proc/loadavg', 'utf8').trim()}
   statements (EXPLAIN ANALYZE, 21 random users; execution median (max), planning median when not prepared):
     ${Object.entries(plans).map(([k, v]) => `${k} ${v.median} ms (${v.max} ms), planning ${v.planning} ms`).join('; ')}
