@@ -31,7 +31,7 @@ describe('HTTP hardening of the real app', () => {
     await db?.drop();
   });
 
-  it('sends security headers and no X-Powered-By on the API, health and docs; keep-alive is 65 s; /docs is served', async () => {
+  it('sends security headers and no X-Powered-By on the API, health and docs; audit answers no-store without ETag; keep-alive is 65 s; /docs is served', async () => {
     const service = await start();
     for (const path of ['/health/live', '/v1/stats', '/v1/badges/ou_nobody', '/docs']) {
       const r = await fetch(`${service.url}${path}`, { headers: { authorization: `Bearer ${AUDIT_TOKEN}` } });
@@ -48,6 +48,18 @@ describe('HTTP hardening of the real app', () => {
           'cross-origin-opener-policy': 'same-origin',
         },
       });
+    }
+    // Audit answers are per-user data behind a token: never stored by a cache, so no ETag is computed for them.
+    for (const path of ['/v1/stats', '/v1/badges/ou_nobody', '/v1/badges?status=pending']) {
+      for (const authorization of [`Bearer ${AUDIT_TOKEN}`, 'Bearer wrong-token']) {
+        const r = await fetch(`${service.url}${path}`, { headers: { authorization } });
+        expect({ path, status: r.status, cacheControl: r.headers.get('cache-control'), etag: r.headers.get('etag') }).toEqual({
+          path,
+          status: authorization.includes('wrong') ? 401 : r.status,
+          cacheControl: 'no-store',
+          etag: null,
+        });
+      }
     }
     const live = await fetch(`${service.url}/health/live`);
     expect(live.headers.get('keep-alive')).toBe('timeout=65');

@@ -3,10 +3,20 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@badges/config';
 import helmet from 'helmet';
 
-/** Security headers, no X-Powered-By, OpenAPI at /docs unless AUDIT_API_DOCS=false, load-balancer-safe keep-alive. */
+/**
+ * Security headers, no X-Powered-By, OpenAPI at /docs unless AUDIT_API_DOCS=false, load-balancer-safe keep-alive.
+ * The audit API's answers are live, per-user data read with a bearer token: `Cache-Control: no-store` keeps them
+ * out of browser and proxy caches, and with nothing cached there is nothing to revalidate, so express does not hash
+ * every body for an ETag (a SHA-1 per response; the console's own files set their caching themselves).
+ */
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.use(helmet());
+  app.use('/v1', (_req: unknown, res: import('node:http').ServerResponse, next: () => void) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   if (config.hardening.http.docs) {
     const doc = new DocumentBuilder()
       // 3.1: nullable answers are JSON Schema unions with null, which strict validators and generated clients read
