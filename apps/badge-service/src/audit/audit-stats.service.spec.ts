@@ -99,4 +99,35 @@ describe('AuditStatsService', () => {
     const other = loadConfig({ BADGE_ROLES: 'ingest', FEISHU_APP_TYPE: 'store', FEISHU_APP_ID: 'cli_other' });
     expect((await new AuditStatsService(repository([], null), configServiceOf(other)).stats(everyTenant)).appTicket).toEqual({ received: false, receivedAt: null });
   });
+
+  it('concurrent requests for the same tenants share one overview read started after they arrived; other tenants read their own', async () => {
+    const reads: Array<{ tenants: string[] | null; done: () => void }> = [];
+    const base = repository([], null);
+    const gated = new Proxy(base, {
+      get: (t, p) =>
+        p === 'overview'
+          ? async (seconds: number, tenants: string[] | null) => {
+              await new Promise<void>((done) => reads.push({ tenants, done }));
+              return t.overview(seconds, tenants);
+            }
+          : t[p as keyof AuditRepository],
+    });
+    const sut = new AuditStatsService(gated, configServiceOf(custom));
+    const flush = () => new Promise((r) => setImmediate(r));
+    const first = sut.stats(everyTenant);
+    await flush();
+    const during = [sut.stats(everyTenant), sut.stats(everyTenant), sut.stats(everyTenant), sut.stats(tenantA)];
+    await flush();
+    expect(reads.map((r) => r.tenants)).toEqual([null, ['tenant_a']]);
+    reads[0].done();
+    await first;
+    await flush();
+    // The three that came during the first read share the next one, not the first.
+    expect(reads.map((r) => r.tenants)).toEqual([null, ['tenant_a'], null]);
+    reads[1].done();
+    reads[2].done();
+    const answers = await Promise.all(during);
+    expect(answers.map((a) => a.users.total)).toEqual([9, 9, 9, 1]);
+    expect(reads).toHaveLength(3);
+  });
 });
