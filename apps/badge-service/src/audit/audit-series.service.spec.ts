@@ -53,4 +53,34 @@ describe('isAuditInstant (?at=)', () => {
     'refuses %p',
     (v) => expect(isAuditInstant(v)).toBe(false),
   );
+
+  it('concurrent equal requests share one read started after they arrived; other hours or tenants read their own', async () => {
+    const gates: Array<() => void> = [];
+    const seen: unknown[][] = [];
+    const base = repo([], seen);
+    const gated = {
+      seriesWindow: async (minutes: number) => {
+        await new Promise<void>((open) => gates.push(open));
+        return base.seriesWindow(minutes);
+      },
+      pushSeries: base.pushSeries,
+    } as unknown as AuditLookbackRepository;
+    const tenantA = { name: 'a', scopes: new Set(['read']), tenants: new Set(['tenant_a']) } as unknown as AuditPrincipal;
+    const sut = new AuditSeriesService(gated);
+    const flush = () => new Promise((r) => setImmediate(r));
+    const first = sut.series(all, 1);
+    await flush();
+    const during = [sut.series(all, 1), sut.series(all, 1), sut.series(all, 2), sut.series(tenantA, 1)];
+    await flush();
+    expect(gates).toHaveLength(3); // the first read, hours 2, tenant_a; the two equal ones wait
+    gates.forEach((open) => open());
+    await first;
+    await flush();
+    expect(gates).toHaveLength(4); // one more read, shared by the two that came during the first
+    gates[3]();
+    const answers = await Promise.all(during);
+    expect(answers.map((a) => a.buckets.length)).toEqual([60, 60, 120, 60]);
+    expect(answers[0]).toBe(answers[1]);
+    expect(seen.map((a) => a[2])).toEqual([null, null, ['tenant_a'], null]);
+  });
 });

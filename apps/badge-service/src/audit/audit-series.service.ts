@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLookbackRepository } from '@badges/store';
+import { FreshCoalescer } from '../common/fresh-coalescer';
 import { SeriesBucketView, SeriesView } from './audit-responses.dto';
 import type { AuditPrincipal } from './audit-token.guard';
 import { tenantsOf } from './badge-audit.service';
@@ -9,12 +10,20 @@ const MINUTE_MS = 60_000;
 /** The health charts' figures, from the partial index badge_audit_series (push rows of the window only). */
 @Injectable()
 export class AuditSeriesService {
+  /** Open health pages poll this from many tabs: concurrent equal requests share a read, each read after it arrived. */
+  private readonly reads = new FreshCoalescer<SeriesView>();
+
   constructor(private readonly lookback: AuditLookbackRepository) {}
 
   /** Every minute of the last `hours` (database clock), oldest first: push attempts by outcome, event→applied latency. */
-  async series(principal: AuditPrincipal, hours: number): Promise<SeriesView> {
+  series(principal: AuditPrincipal, hours: number): Promise<SeriesView> {
+    const tenants = tenantsOf(principal);
+    return this.reads.get(JSON.stringify([hours, tenants === null ? '*' : [...tenants].sort()]), () => this.read(tenants, hours));
+  }
+
+  private async read(tenants: string[] | null, hours: number): Promise<SeriesView> {
     const { fromMs, toMs } = await this.lookback.seriesWindow(hours * 60);
-    const rows = await this.lookback.pushSeries(fromMs, toMs, tenantsOf(principal));
+    const rows = await this.lookback.pushSeries(fromMs, toMs, tenants);
     const buckets: SeriesBucketView[] = [];
     for (let t = fromMs; t < toMs; t += MINUTE_MS) buckets.push({ at: new Date(t).toISOString(), pushes: {}, eventToApplied: null });
     const outcomes = new Set<string>();
