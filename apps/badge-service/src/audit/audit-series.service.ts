@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLookbackRepository } from '@badges/store';
 import { FreshCoalescer } from '../common/fresh-coalescer';
+import { AUDIT } from './audit.constants';
 import { SeriesBucketView, SeriesView } from './audit-responses.dto';
 import type { AuditPrincipal } from './audit-token.guard';
 import { tenantsOf } from './badge-audit.service';
@@ -11,7 +12,7 @@ const MINUTE_MS = 60_000;
 @Injectable()
 export class AuditSeriesService {
   /** Open health pages poll this from many tabs: concurrent equal requests share a read, each read after it arrived. */
-  private readonly reads = new FreshCoalescer<SeriesView>();
+  private readonly reads = new FreshCoalescer<SeriesView>(AUDIT.sharedReadDeadlineMs);
 
   constructor(private readonly lookback: AuditLookbackRepository) {}
 

@@ -17,7 +17,7 @@ export class AuditStatsService {
    * Dashboards poll /v1/stats from many tabs at once: concurrent requests for the same tenants share one overview
    * read, each still read after it arrived (bench/audit.bench.mjs, stats at 50 clients).
    */
-  private readonly overviews = new FreshCoalescer<Awaited<ReturnType<AuditRepository['overview']>>>();
+  private readonly overviews = new FreshCoalescer<Awaited<ReturnType<AuditRepository['overview']>>>(AUDIT.sharedReadDeadlineMs);
 
   constructor(
     private readonly repository: AuditRepository,

@@ -21,4 +21,6 @@ export const AUDIT = {
   maintenanceRetryMs: 60_000,
   /** Folding badge_status_delta into the totals (GET /v1/stats reads both): keeps the deltas to seconds of writes. */
   statusFoldIntervalMs: 10_000,
+  /** GET /v1/stats and /stats/series share concurrent reads; one still running after this no longer holds the rest. */
+  sharedReadDeadlineMs: 5_000,
 } as const;
