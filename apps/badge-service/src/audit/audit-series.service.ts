@@ -4,7 +4,7 @@ import { FreshCoalescer } from '../common/fresh-coalescer';
 import { AUDIT } from './audit.constants';
 import { SeriesBucketView, SeriesView } from './audit-responses.dto';
 import type { AuditPrincipal } from './audit-token.guard';
-import { tenantsOf } from './badge-audit.service';
+import { tenantScopeKey, tenantsOf } from './badge-audit.service';
 
 const MINUTE_MS = 60_000;
 
@@ -19,7 +19,7 @@ export class AuditSeriesService {
   /** Every minute of the last `hours` (database clock), oldest first: push attempts by outcome, event→applied latency. */
   series(principal: AuditPrincipal, hours: number): Promise<SeriesView> {
     const tenants = tenantsOf(principal);
-    return this.reads.get(JSON.stringify([hours, tenants === null ? '*' : [...tenants].sort()]), () => this.read(tenants, hours));
+    return this.reads.get(`${hours}h ${tenantScopeKey(tenants)}`, () => this.read(tenants, hours));
   }
 
   private async read(tenants: string[] | null, hours: number): Promise<SeriesView> {

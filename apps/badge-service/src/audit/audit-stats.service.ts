@@ -1,12 +1,12 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
-import { AuditRepository } from '@badges/store';
+import { AuditRepository, Overview } from '@badges/store';
 import { FreshCoalescer } from '../common/fresh-coalescer';
 import { AUDIT } from './audit.constants';
 import { AppTicketView, ConsumerLagView, ModeView, PushesView, StatsView } from './audit-responses.dto';
 import type { AuditPrincipal } from './audit-token.guard';
-import { tenantsOf } from './badge-audit.service';
+import { tenantScopeKey, tenantsOf } from './badge-audit.service';
 import { CONSUMER_LAG, ConsumerLagSource } from './consumer-lag';
 
 /** Deployment-wide totals for operators; each figure comes from an index, none from a scan of the audit trail. */
@@ -17,7 +17,7 @@ export class AuditStatsService {
    * Dashboards poll /v1/stats from many tabs at once: concurrent requests for the same tenants share one overview
    * read, each still read after it arrived (bench/audit.bench.mjs, stats at 50 clients).
    */
-  private readonly overviews = new FreshCoalescer<Awaited<ReturnType<AuditRepository['overview']>>>(AUDIT.sharedReadDeadlineMs);
+  private readonly overviews = new FreshCoalescer<Overview>(AUDIT.sharedReadDeadlineMs);
 
   constructor(
     private readonly repository: AuditRepository,
@@ -32,7 +32,7 @@ export class AuditStatsService {
     const tenants = tenantsOf(principal);
     // One statement for the database's figures (bench/audit.bench.mjs: each further round trip cost throughput).
     const [{ users, dirty, pushes, mode: stored }, appTicket] = await Promise.all([
-      this.overviews.get(tenants === null ? '*' : JSON.stringify([...tenants].sort()), () => this.repository.overview(AUDIT.pushWindowSeconds, tenants)),
+      this.overviews.get(tenantScopeKey(tenants), () => this.repository.overview(AUDIT.pushWindowSeconds, tenants)),
       this.appTicket(),
     ]);
     const mode = await this.mode(stored, tenants);

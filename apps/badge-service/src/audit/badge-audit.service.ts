@@ -40,6 +40,8 @@ function visible(principal: AuditPrincipal, key: UserKey): void {
 }
 
 export const tenantsOf = (principal: AuditPrincipal): string[] | null => (principal.tenants === null ? null : [...principal.tenants]);
+/** Names the tenant set a principal sees, equal for equal sets in any order: '*' for all (a key for shared reads). */
+export const tenantScopeKey = (tenants: readonly string[] | null): string => (tenants === null ? '*' : JSON.stringify([...tenants].sort()));
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
