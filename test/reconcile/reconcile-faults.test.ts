@@ -5,13 +5,14 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { counts, event } from '../support/events';
 import { waitFor } from '../support/wait';
 import { runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
-import { APP_ID, APP_SECRET, AUDIT_TOKEN, emulatorJson, startEmulator, startEmulatorProcess, startService } from '../support/stack';
+import { APP_ID, APP_SECRET, AUDIT_TOKEN, EmulatorProcess, emulatorJson, startEmulator, startEmulatorProcess, startService } from '../support/stack';
 
 jest.setTimeout(120_000);
 
 describe('reconciler under quota, rate-limit storms, token expiry and crashes', () => {
   let db: TestDatabase;
   let emulator: { url: string; close(): Promise<void> };
+  let emulatorProcess: EmulatorProcess | undefined;
   let ingest: IngestRepository;
   const apps: INestApplication[] = [];
   const children: RunningProcess[] = [];
@@ -40,16 +41,51 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
     }
   };
 
+  /**
+   * The service pushes each user from one place at a time, but it cannot know when Feishu is done with a request it
+   * gave up on (a timeout, a replica killed mid-push): Feishu may still hold it, and answers 213004 to the next one.
+   * So every 213004 must follow an ambiguous push of the same user (timed out, or a lease that expired with its
+   * push in flight), with nothing between but other 213004s. A user pushed twice at once by the service breaks
+   * this.
+   */
+  const expectOverlapOnlyAfterAmbiguity = async () => {
+    const rows: { user_id: string; outcome: string; http_status: number | null }[] = await db.ds.query(
+      `SELECT user_id, outcome, http_status FROM badge_audit WHERE kind = 'push' ORDER BY user_id, at, id`,
+    );
+    const unexplained: string[] = [];
+    let user = '';
+    let ambiguous = false;
+    let overlaps = 0;
+    for (const r of rows) {
+      if (r.user_id !== user) [user, ambiguous] = [r.user_id, false];
+      if (r.outcome === 'concurrent') {
+        overlaps++;
+        if (!ambiguous) unexplained.push(r.user_id);
+      } else if (r.http_status !== null) {
+        // Any other answer: Feishu held no other request for the user just then.
+        ambiguous = false;
+      } else if (r.outcome === 'unknown' || r.outcome === 'transient' || r.outcome === 'unexpected') {
+        // Sent, and no answer: a timeout, a dropped connection, or a lease that expired with the push in flight.
+        ambiguous = true;
+      } // Not sent (deferred, not_sent, no-op): changes nothing at Feishu.
+    }
+    expect(unexplained).toEqual([]);
+    // The emulator counts also the 213004s it gave to requests whose client had already gone.
+    expect(overlaps).toBeLessThanOrEqual(code(await stats(), '213004'));
+  };
+
   afterEach(async () => {
     await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')));
     await Promise.all(apps.splice(0).map((a) => a.close()));
     await emulator.close();
+    emulatorProcess = undefined;
     await db.drop();
   });
   const setup = async (emulatorEnv: Record<string, string> = {}, ownProcess = false) => {
     db = await createTestDatabase('rfaults');
     ingest = new IngestRepository(db.ds);
-    emulator = ownProcess ? await startEmulatorProcess(emulatorEnv) : await startEmulator(emulatorEnv);
+    emulatorProcess = ownProcess ? await startEmulatorProcess(emulatorEnv) : undefined;
+    emulator = emulatorProcess ?? (await startEmulator(emulatorEnv));
   };
 
   it('two replicas together stay within FEISHU_RATE_LIMIT at the emulator, with no 429', async () => {
@@ -96,7 +132,9 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
   });
 
   it('a reconcile process killed with SIGKILL mid-push: its leases expire, are taken over, and every user converges', async () => {
-    await setup({ EMULATOR_LATENCY_MS: '150', EMULATOR_RATE_LIMIT: '0' });
+    // The emulator in a process of its own: in jest's, a pause of jest (a collection of its large heap late in the
+    // suite) held the requests in flight past the 500 ms timeout, and their retries met them (213004).
+    await setup({ EMULATOR_LATENCY_MS: '150', EMULATOR_RATE_LIMIT: '0' }, true);
     await seed(400, 'ou_k');
     const env = {
       BADGE_ROLES: 'reconcile',
@@ -120,7 +158,33 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
     children.push(runNode(SERVICE_MAIN, env));
     await allInSync();
     await expectFeishuShowsDesired();
-    const s = await stats();
-    expect(code(s, '213004')).toBe(0);
+    await expectOverlapOnlyAfterAmbiguity();
+  });
+
+  it('Feishu stalling past the timeout: what it applies late is not trusted, 213004 comes only after a push given up on, and the newer counts win', async () => {
+    // Answers take 300 ms once Feishu runs again: a request given up on and its retry, read together, overlap.
+    await setup({ EMULATOR_LATENCY_MS: '300', EMULATOR_RATE_LIMIT: '0' }, true);
+    await seed(10, 'ou_z');
+    apps.push(await startService(db.url, emulator.url, { FEISHU_TIMEOUT_MS: '500', RECONCILE_LEASE_MS: '2000', BACKOFF_BASE_MS: '100', BACKOFF_MAX_MS: '200' }));
+    await allInSync();
+    emulatorProcess!.stall();
+    // New counts while Feishu holds requests: what it applies late may be older than what is desired.
+    await seed(10, 'ou_z', 2);
+    await waitFor(
+      'users whose push and retry both timed out while Feishu stalled',
+      async () =>
+        (
+          await db.ds.query(
+            `SELECT count(*)::int n FROM (SELECT user_id FROM badge_audit WHERE kind = 'push' AND outcome = 'transient' GROUP BY user_id HAVING count(*) >= 2) t`,
+          )
+        )[0].n >= 5,
+      60_000,
+    );
+    emulatorProcess!.resume();
+    await allInSync();
+    await expectFeishuShowsDesired();
+    // Feishu did see two requests at once for a user: the ones the service had given up on and their retries.
+    expect((await stats()).concurrency.usersOverOne).toBeGreaterThan(0);
+    await expectOverlapOnlyAfterAmbiguity();
   });
 });

@@ -59,10 +59,31 @@ export async function startWatchedEmulator(appSecret: string, env: Record<string
   return p;
 }
 
-/** The emulator as a process of its own, for tests whose timing must not share an event loop with the service. */
-export async function startEmulatorProcess(env: Record<string, string> = {}): Promise<{ url: string; close(): Promise<void> }> {
+export interface EmulatorProcess {
+  url: string;
+  close(): Promise<void>;
+  /** SIGSTOP: Feishu stalls. The kernel still accepts connections and buffers requests; nothing is answered. */
+  stall(): void;
+  /** SIGCONT: the stalled Feishu reads and answers what was sent meanwhile, even to clients that gave up. */
+  resume(): void;
+}
+
+/**
+ * The emulator as a process of its own, for tests whose timing must not share an event loop with the service or
+ * with jest (a stalled jest process would stall an in-process emulator, and with it every request in flight).
+ */
+export async function startEmulatorProcess(env: Record<string, string> = {}): Promise<EmulatorProcess> {
   const p = await startWatchedEmulator(APP_SECRET, env);
-  return { url: p.url, close: async () => void (await p.stop()) };
+  const child = p.process.child;
+  return {
+    url: p.url,
+    close: async () => {
+      child.kill('SIGCONT'); // a stalled process would not act on SIGTERM
+      await p.stop();
+    },
+    stall: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+  };
 }
 
 export async function emulatorJson<T = any>(emulator: { url: string }, path: string, init?: RequestInit): Promise<T> {
