@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { BadgeEvent, newestPerSource } from '@badges/contracts';
 import { IngestRepository } from '@badges/store';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { freezingProxy } from '../support/freezing-proxy';
 import { counts, event } from '../support/events';
 import { waitFor } from '../support/wait';
 import { runNode, RunningProcess, SERVICE_MAIN } from '../support/service';
@@ -159,6 +160,23 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
     await allInSync();
     await expectFeishuShowsDesired();
     await expectOverlapOnlyAfterAmbiguity();
+  });
+
+  it('Postgres vanishing without closing its connections (a failover): queries on them give up, new connections take over, every user converges', async () => {
+    await setup();
+    await seed(40, 'ou_f');
+    const proxy = await freezingProxy(db.url);
+    try {
+      apps.push(await startService(proxy.url, emulator.url, { DATABASE_QUERY_TIMEOUT_MS: '1000' }));
+      await allInSync();
+      // Every connection the service holds (the pool's and its LISTEN connection) stops answering; new ones work.
+      proxy.freeze();
+      await seed(40, 'ou_f', 2);
+      await allInSync(60_000);
+      await expectFeishuShowsDesired();
+    } finally {
+      await proxy.close(); // before the app closes: a frozen connection would hold its shutdown
+    }
   });
 
   it('Feishu stalling past the timeout: what it applies late is not trusted, 213004 comes only after a push given up on, and the newer counts win', async () => {

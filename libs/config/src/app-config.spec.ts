@@ -35,6 +35,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, RECONCILE_LEASE_MS: '3000', FEISHU_TIMEOUT_MS: '1000' })).not.toThrow();
   });
 
+  it('limits each database query to 30 s by default; 0 is no limit, and a limit under a second is refused by name', () => {
+    expect(loadConfig({ BADGE_ROLES: 'ingest' }).database.queryTimeoutMs).toBe(30_000);
+    expect(loadConfig({ BADGE_ROLES: 'ingest', DATABASE_QUERY_TIMEOUT_MS: '0' }).database.queryTimeoutMs).toBe(0);
+    expect(() => loadConfig({ BADGE_ROLES: 'ingest', DATABASE_QUERY_TIMEOUT_MS: '500' })).toThrow(/DATABASE_QUERY_TIMEOUT_MS: must be 0 \(no limit\) or at least 1000/);
+    expect(() => loadConfig({ BADGE_ROLES: 'ingest', DATABASE_QUERY_TIMEOUT_MS: 'soon' })).toThrow(/DATABASE_QUERY_TIMEOUT_MS/);
+  });
+
   it('bounds the sources per user and keeps zero sources a week by default, naming a bad value', () => {
     expect(loadConfig({ BADGE_ROLES: 'ingest' }).ingest).toMatchObject({ maxSourcesPerUser: 64, zeroSourceRetentionMs: 7 * 86_400_000 });
     expect(loadConfig({ BADGE_ROLES: 'ingest', INGEST_MAX_SOURCES_PER_USER: '8', SOURCE_ZERO_RETENTION_MS: '3600000' }).ingest).toMatchObject({

@@ -233,6 +233,7 @@ export const ENV_SCHEMA = z.object({
   KAFKA_SESSION_TIMEOUT_MS: int(6000, 300000).default(30000),
   DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/badges'),
   DATABASE_POOL_SIZE: int(2, 100).default(10),
+  DATABASE_QUERY_TIMEOUT_MS: int(0, 3600000).default(30000),
   DATABASE_MIGRATE: bool.default(true),
   FEISHU_BASE_URL: httpUrl.default('https://open.feishu.cn'),
   FEISHU_APP_ID: z.string().min(1).max(128).optional(),
@@ -297,7 +298,8 @@ export interface AppConfig {
     /** KAFKA_CREATE_TOPICS: false only checks that the topic and its DLQ exist. */
     createTopics: boolean;
   } & KafkaSecurity;
-  database: { url: string; poolSize: number; migrate: boolean };
+  /** queryTimeoutMs: each query's limit in the service (0: none); migrations and the snapshot job have none. */
+  database: { url: string; poolSize: number; migrate: boolean; queryTimeoutMs: number };
   feishu: {
     baseUrl: string;
     appId: string;
@@ -395,6 +397,7 @@ export function loadConfig(env: Env): AppConfig {
     problems.push('FEISHU_ENCRYPT_KEY: required for store apps when NODE_ENV=production (without it the event callback is unsigned)');
   }
   if (e.BACKOFF_MAX_MS < e.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS: must be at least BACKOFF_BASE_MS');
+  if (e.DATABASE_QUERY_TIMEOUT_MS > 0 && e.DATABASE_QUERY_TIMEOUT_MS < 1000) problems.push('DATABASE_QUERY_TIMEOUT_MS: must be 0 (no limit) or at least 1000');
   // A push may take a request and one retry after a token refresh, and waits up to a second for its slot: a lease
   // shorter than that lets another replica push the same user meanwhile (Feishu answers 213004).
   const longestPushMs = 2 * e.FEISHU_TIMEOUT_MS + 1000;
@@ -415,7 +418,7 @@ export function loadConfig(env: Env): AppConfig {
       createTopics: e.KAFKA_CREATE_TOPICS,
       ...kafkaSecured,
     },
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, migrate: e.DATABASE_MIGRATE, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS },
     feishu: {
       baseUrl: e.FEISHU_BASE_URL,
       appId: e.FEISHU_APP_ID ?? '',

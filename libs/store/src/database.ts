@@ -34,7 +34,64 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-export function createDataSource(url: string, poolSize = 10, applicationName = 'badge-reconciler'): DataSource {
+/** How much longer than the server's statement_timeout the client waits for any answer. */
+export const CLIENT_TIMEOUT_GRACE_MS = 2000;
+
+/** A query that got no answer within DATABASE_QUERY_TIMEOUT_MS (and the grace); its connection was closed, not reused. */
+export class QueryTimeoutError extends Error {
+  override readonly name = 'QueryTimeoutError';
+  readonly code = 'QUERY_TIMEOUT';
+}
+
+/**
+ * A pg Client whose every query must be answered within `timeoutMs`, or its connection is destroyed. A Postgres
+ * that stops answering without closing the connection (a failover or a partition that drops packets instead of
+ * refusing them) would otherwise hold each query until the kernel gives up on the socket, ~15 minutes, and with it
+ * every replica's reconcile loop. pg's own `query_timeout` rejects the query but leaves it on the connection, and
+ * the pool would hand that connection out again behind it; destroying it makes the client emit 'error', on which
+ * TypeORM releases it with the error and the pool drops it.
+ */
+export function timedClient(timeoutMs: number): typeof Client {
+  const query = Client.prototype.query as (...a: unknown[]) => unknown;
+  return class TimedClient extends Client {
+    override query(...args: unknown[]): any {
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        }, timeoutMs);
+      };
+      /** The query's error (or none) once it settled, named for what happened when the timer closed it. */
+      const settle = (e: unknown) => {
+        clearTimeout(timer);
+        return timedOut && e ? new QueryTimeoutError(`Postgres gave no answer within ${timeoutMs} ms (DATABASE_QUERY_TIMEOUT_MS and a grace): the connection was closed`) : e;
+      };
+      const last = args[args.length - 1];
+      // The callback form, as pg-pool's pool.query (named statements) calls it.
+      if (typeof last === 'function') {
+        const callback = last as (e: unknown, r?: unknown) => void;
+        args[args.length - 1] = (e: unknown, r: unknown) => callback(settle(e), r);
+        arm();
+        return query.apply(this, args);
+      }
+      const result = query.apply(this, args);
+      // A Submittable (a cursor) is not timed; the service runs none.
+      if (!(result instanceof Promise)) return result;
+      arm();
+      return result.then(
+        (r: unknown) => (settle(null), r),
+        (e: unknown) => {
+          throw settle(e);
+        },
+      );
+    }
+  };
+}
+
+/** `queryTimeoutMs` 0: no limit (migrations, the snapshot job, tests' own connections). */
+export function createDataSource(url: string, poolSize = 10, applicationName = 'badge-reconciler', queryTimeoutMs = 0): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -44,7 +101,17 @@ export function createDataSource(url: string, poolSize = 10, applicationName = '
     migrationsRun: false,
     logging: false,
     applicationName,
-    extra: { max: poolSize, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 },
+    extra: {
+      max: poolSize,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      // Probes an idle pooled connection whose peer vanished, so it is dropped before it is handed out.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      // A live server cancels a statement past the limit itself (57014, the connection kept); the client's own
+      // timer, a little later, is for a server that no longer answers at all.
+      ...(queryTimeoutMs > 0 ? { statement_timeout: queryTimeoutMs, Client: timedClient(queryTimeoutMs + CLIENT_TIMEOUT_GRACE_MS) } : {}),
+    },
   });
 }
 
@@ -69,6 +136,8 @@ export interface OpenDatabaseOptions {
   readonly create: boolean;
   readonly migrate: boolean;
   readonly applicationName?: string;
+  /** Each query's limit once running (DATABASE_QUERY_TIMEOUT_MS); 0 or absent: none. Migrations never have one. */
+  readonly queryTimeoutMs?: number;
 }
 
 /** A start-up failure of the database, its message free of the URL's password and of query parameters. */
@@ -91,18 +160,26 @@ export async function openDatabase(o: OpenDatabaseOptions): Promise<{ ds: DataSo
       throw startupError(`cannot create or find ${where} through the maintenance database "postgres"`, e, o.url);
     });
   }
-  const ds = createDataSource(o.url, o.poolSize, o.applicationName);
+  const timeoutMs = o.queryTimeoutMs ?? 0;
+  const ds = createDataSource(o.url, o.poolSize, o.applicationName, timeoutMs);
   try {
     await ds.initialize();
   } catch (e) {
     const hint = sqlState(e) === '3D000' && !o.create ? ' (DATABASE_CREATE=false: create it first, or set DATABASE_CREATE=true)' : '';
     throw startupError(`cannot connect to ${where}${hint}`, e, o.url);
   }
+  if (!o.migrate) return { ds, applied: [] };
+  // Migrations run without the query limit (an index over millions of rows takes longer), on connections of
+  // their own when the pool has one: two, one holding the advisory lock and one for TypeORM's migration runner.
+  const untimed = timeoutMs > 0 ? createDataSource(o.url, 2, o.applicationName) : ds;
   try {
-    return { ds, applied: o.migrate ? await migrate(ds) : [] };
+    if (untimed !== ds) await untimed.initialize();
+    return { ds, applied: await migrate(untimed) };
   } catch (e) {
     await ds.destroy().catch(() => undefined);
     throw startupError(`cannot apply the migrations to ${where}`, e, o.url);
+  } finally {
+    if (untimed !== ds && untimed.isInitialized) await untimed.destroy().catch(() => undefined);
   }
 }
 

@@ -10,6 +10,7 @@ export const DatabaseModule = StoreModule.forRootAsync({
     return {
       url: database.url,
       poolSize: database.poolSize,
+      queryTimeoutMs: database.queryTimeoutMs,
       create: config.get('hardening', { infer: true }).databaseCreate,
       migrate: database.migrate,
       ingest: { maxSourcesPerUser: config.get('ingest', { infer: true }).maxSourcesPerUser },

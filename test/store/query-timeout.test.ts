@@ -1,0 +1,91 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CLIENT_TIMEOUT_GRACE_MS, openDatabase } from '@badges/store';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { FreezingProxy, freezingProxy } from '../support/freezing-proxy';
+
+jest.setTimeout(60_000);
+
+/** Settles within `ms`, or says it did not: a broken build must fail here, not hang the suite. */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ settled: 'resolved'; v: T } | { settled: 'rejected'; e: any } | { settled: 'hung' }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<{ settled: 'hung' }>((r) => (timer = setTimeout(() => r({ settled: 'hung' }), ms)));
+  try {
+    return await Promise.race([p.then((v) => ({ settled: 'resolved' as const, v }), (e: unknown) => ({ settled: 'rejected' as const, e })), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('DATABASE_QUERY_TIMEOUT_MS: a query never waits on Postgres for ever', () => {
+  let db: TestDatabase;
+  let proxy: FreezingProxy;
+  let ds: DataSource | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('qtimeout');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+  beforeEach(async () => {
+    proxy = await freezingProxy(db.url);
+  });
+  afterEach(async () => {
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
+    ds = undefined;
+    await proxy.close();
+  });
+  const open = async (queryTimeoutMs: number) => {
+    ({ ds } = await openDatabase({ url: proxy.url, poolSize: 2, create: false, migrate: false, queryTimeoutMs }));
+    return ds!;
+  };
+
+  it('a Postgres that stops answering: the query fails with the reason, its connection is dropped, and the next query runs on a new one', async () => {
+    const timed = await open(1000);
+    await Promise.all([timed.query('SELECT 1'), timed.query('SELECT pg_sleep(0.05)')]); // both pooled connections open
+    proxy.freeze();
+    const started = Date.now();
+    const frozenQuery = await within(timed.query(`SELECT 'frozen'`), 20_000);
+    expect(frozenQuery.settled).toBe('rejected');
+    const error = (frozenQuery as { e: { message: string; driverError?: { name: string } } }).e;
+    expect(error.message).toMatch(/Postgres gave no answer within 3000 ms \(DATABASE_QUERY_TIMEOUT_MS/);
+    expect(error.driverError?.name).toBe('QueryTimeoutError');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000 + CLIENT_TIMEOUT_GRACE_MS - 50);
+    // Both frozen connections are given up as they are used; the pool then opens new ones, which answer.
+    const next = await within(
+      (async () => {
+        for (;;) {
+          const r = await timed.query(`SELECT 'after' AS v`).catch(() => null);
+          if (r) return r;
+        }
+      })(),
+      20_000,
+    );
+    expect(next).toEqual({ settled: 'resolved', v: [{ v: 'after' }] });
+  });
+
+  it('a statement waiting on a lock past the limit is cancelled by the server itself (57014), before the client gives up on the connection', async () => {
+    const timed = await open(1000);
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE push_budget IN ACCESS EXCLUSIVE MODE`);
+      const waited = await within(timed.query('SELECT count(*) FROM push_budget'), 20_000);
+      expect(waited.settled).toBe('rejected');
+      expect((waited as { e: { driverError?: { code?: string; name?: string } } }).e.driverError).toMatchObject({ code: '57014' });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    const pid = async () => (await timed.query('SELECT pg_backend_pid() AS p'))[0].p as number;
+    expect(await within(pid(), 10_000)).toMatchObject({ settled: 'resolved' });
+  });
+
+  it('0 is no limit: a statement may run longer than any limit would allow', async () => {
+    const untimed = await open(0);
+    const slept = await within(untimed.query('SELECT pg_sleep(1.2) AS slept'), 20_000);
+    expect(slept.settled).toBe('resolved');
+  });
+});
