@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { MIGRATIONS } from './migrations';
 
 /** Advisory lock keys, one per job that must run on one replica at a time. */
@@ -54,7 +54,11 @@ export class QueryTimeoutError extends Error {
 export function timedClient(timeoutMs: number): typeof Client {
   const query = Client.prototype.query as (...a: unknown[]) => unknown;
   return class TimedClient extends Client {
+    /** Set by withoutQueryLimit() for the statements whose length grows with the data. */
+    untimed = false;
+
     override query(...args: unknown[]): any {
+      if (this.untimed) return query.apply(this, args);
       let timedOut = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const arm = () => {
@@ -73,8 +77,9 @@ export function timedClient(timeoutMs: number): typeof Client {
       if (typeof last === 'function') {
         const callback = last as (e: unknown, r?: unknown) => void;
         args[args.length - 1] = (e: unknown, r: unknown) => callback(settle(e), r);
+        const returned = query.apply(this, args);
         arm();
-        return query.apply(this, args);
+        return returned;
       }
       const result = query.apply(this, args);
       // A Submittable (a cursor) is not timed; the service runs none.
@@ -88,6 +93,25 @@ export function timedClient(timeoutMs: number): typeof Client {
       );
     }
   };
+}
+
+/**
+ * Runs `work` on the runner's connection without DATABASE_QUERY_TIMEOUT_MS, for the few statements whose length
+ * grows with the data (the shadow to live reset of every user, audit partition maintenance). Inside a
+ * transaction the server's limit is lifted for it alone (SET LOCAL); otherwise for the session until `work` ends.
+ */
+export async function withoutQueryLimit<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
+  const client = (await runner.connect()) as { untimed?: boolean };
+  const inTransaction = runner.isTransactionActive;
+  await runner.query(inTransaction ? 'SET LOCAL statement_timeout = 0' : 'SET statement_timeout = 0');
+  const was = client.untimed;
+  client.untimed = true;
+  try {
+    return await work();
+  } finally {
+    client.untimed = was;
+    if (!inTransaction && !was) await runner.query('RESET statement_timeout').catch(() => undefined);
+  }
 }
 
 /** `queryTimeoutMs` 0: no limit (migrations, the snapshot job, tests' own connections). */
@@ -105,7 +129,7 @@ export function createDataSource(url: string, poolSize = 10, applicationName = '
       max: poolSize,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
-      // Probes an idle pooled connection whose peer vanished, so it is dropped before it is handed out.
+      // TCP keepalive on the pool's sockets (the kernel's probe interval and count apply after the first 10 s).
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       // A live server cancels a statement past the limit itself (57014, the connection kept); the client's own

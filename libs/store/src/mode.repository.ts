@@ -3,6 +3,7 @@ import { NOTIFY_DIRTY_SQL } from './ingest.repository';
 import { BULK_LANE_SQL } from './lanes';
 import { lockInKeyOrder } from './key-order';
 import { sqlKind } from './vocabulary';
+import { withoutQueryLimit } from './database';
 
 export type FeishuMode = 'live' | 'shadow';
 
@@ -58,7 +59,8 @@ export class ModeRepository {
    * for one full push in the same transaction. Returns the mode it was in and the users reset.
    */
   enter(mode: FeishuMode): Promise<{ was: FeishuMode; reset: number }> {
-    return this.ds.transaction(async (m) => {
+    // Untimed: the reset touches every user, and the other replicas' enter() waits for it on the mode row.
+    return this.ds.transaction((m) => withoutQueryLimit(m.queryRunner!, async () => {
       const [row] = await m.query(LOCK_MODE_SQL);
       const was = (row?.mode ?? 'live') as FeishuMode;
       if (was === mode) return { was, reset: 0 };
@@ -67,6 +69,6 @@ export class ModeRepository {
       await m.query(SET_MODE_SQL, [mode]);
       if (reset > 0) await m.query(NOTIFY_DIRTY_SQL, ['1']);
       return { was, reset };
-    });
+    }));
   }
 }
