@@ -86,7 +86,10 @@ export function timedClient(timeoutMs: number): typeof Client {
       if (!(result instanceof Promise)) return result;
       arm();
       return result.then(
-        (r: unknown) => (settle(null), r),
+        (r: unknown) => {
+          settle(null);
+          return r;
+        },
         (e: unknown) => {
           throw settle(e);
         },
@@ -195,15 +198,15 @@ export async function openDatabase(o: OpenDatabaseOptions): Promise<{ ds: DataSo
   if (!o.migrate) return { ds, applied: [] };
   // Migrations run without the query limit (an index over millions of rows takes longer), on connections of
   // their own when the pool has one: two, one holding the advisory lock and one for TypeORM's migration runner.
-  const untimed = timeoutMs > 0 ? createDataSource(o.url, 2, o.applicationName) : ds;
+  const migrations = timeoutMs > 0 ? createDataSource(o.url, 2, o.applicationName) : ds;
   try {
-    if (untimed !== ds) await untimed.initialize();
-    return { ds, applied: await migrate(untimed) };
+    if (migrations !== ds) await migrations.initialize();
+    return { ds, applied: await migrate(migrations) };
   } catch (e) {
     await ds.destroy().catch(() => undefined);
     throw startupError(`cannot apply the migrations to ${where}`, e, o.url);
   } finally {
-    if (untimed !== ds && untimed.isInitialized) await untimed.destroy().catch(() => undefined);
+    if (migrations !== ds && migrations.isInitialized) await migrations.destroy().catch(() => undefined);
   }
 }
 
