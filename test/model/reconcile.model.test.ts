@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { loadConfig } from '@badges/config';
+import { createDataSource } from '@badges/store';
+import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { commandArbitraries } from './model-commands';
 import { ModelWorld } from './model-world';
@@ -30,12 +32,19 @@ describe('reconcile model', () => {
   let db: TestDatabase;
   let world: ModelWorld;
 
+  let ds: DataSource | undefined;
+
   beforeAll(async () => {
+    const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'model', FEISHU_APP_SECRET: 'model' });
     db = await createTestDatabase('model');
-    world = new ModelWorld(db.ds, loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'model', FEISHU_APP_SECRET: 'model' }));
+    // The pool the service runs with, its query limit included (the test helper's own pool has none).
+    ds = createDataSource(db.url, 10, 'model', config.database.queryTimeoutMs);
+    await ds.initialize();
+    world = new ModelWorld(ds, config);
   });
 
   afterAll(async () => {
+    await ds?.destroy();
     await db?.drop();
   });
 
