@@ -253,6 +253,15 @@ describe('claims and completions at the edges, on the real Postgres', () => {
     expect(c.firstSlotAt).toBeGreaterThan(releasedAt + 25 - 10);
   });
 
+  it("a retry's slot (reserveSlot) is a time in the database's clock, after the slots already claimed", async () => {
+    await apply([event('ou_r1', 'approval', 1, counts(1))]);
+    const c = await repo.claim({ scope: '', tenantFilter: null, owner: 'A', limit: 1, leaseMs: LEASE, spacingMs: 20, horizonMs: 1000, leadMs: 25 });
+    const at = await repo.reserveSlot('', 20, 25);
+    expect(typeof at).toBe('number');
+    expect(at).toBeCloseTo(c.db.firstSlotAt + 20, 2);
+    expect(await repo.reserveSlot('', 20, 25)).toBeCloseTo(at + 20, 2);
+  });
+
   it('a scope without a budget row claims no one: the claim fails before any lease is taken', async () => {
     await apply([event('ou_nb1', 'approval', 1, counts(1)), event('ou_nb2', 'approval', 1, counts(2))]);
     await db.ds.query(`UPDATE badge_state SET lane = $1 WHERE user_id = 'ou_nb2'`, [LANES.bulk]);

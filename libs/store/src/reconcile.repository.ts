@@ -478,7 +478,8 @@ export class ReconcileRepository {
 
   /** One more slot in the scope's budget, in the database's clock (see RESERVE_SLOT_SQL). */
   async reserveSlot(scope: string, spacingMs: number, leadMs: number): Promise<number> {
-    const [r] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, spacingMs]);
+    // An UPDATE: TypeORM answers [rows, affected count], not the rows.
+    const [[r]] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, spacingMs]);
     if (!r) throw new Error(`push budget for scope '${scope}' is missing`);
     return r.at_ms;
   }

@@ -353,7 +353,11 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     const answeredAt = this.clock.monotonic();
     for (const t of tickets) this.sendWindow(scope).answered(t, answeredAt);
     try {
-      const at = this.dbClock.toLocal(await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs));
+      const atDb = await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs);
+      // Part of this replica's run of slots when it follows its last claim's: a retry sent late for the send window
+      // (a slow answer before it) then keeps its slot as a claimed push would.
+      this.slotRun(scope).claimed(atDb, 1, this.spacingMs);
+      const at = this.dbClock.toLocal(atDb);
       const wait = at - this.clock.now();
       if (this.clock.monotonic() + wait >= deadlineAt) return false;
       if (wait > 1) await this.clock.sleep(wait);
