@@ -149,7 +149,9 @@ async function quota() {
   const emu = await emulator({ EMULATOR_RATE_LIMIT: String(Q) });
   const db = await database(id());
   await seedUsers(db.ds, N, N);
-  const svc = service(db, emu, { FEISHU_RATE_LIMIT: String(Q) });
+  // BENCH_QUOTA_REPLICAS: that many service processes share the budget (the shared grid's spacing).
+  const replicas = Number(process.env.BENCH_QUOTA_REPLICAS ?? 1);
+  const svcs = Array.from({ length: replicas }, () => service(db, emu, { FEISHU_RATE_LIMIT: String(Q) }));
   // Rate measured between the first and the last push the emulator accepted (service start-up excluded).
   await until('first push', async () => (await db.ds.query(`SELECT count(*)::int n FROM badge_state WHERE pushed_revision = 1`))[0].n > 0, 60_000, 20);
   const t1 = Date.now();
@@ -163,10 +165,10 @@ async function quota() {
   const limited = s.statuses?.['app_badge/set']?.['429'] ?? 0;
   const peak = Object.values(s.rateLimit?.maxAcceptedPerWindow?.['app_badge/set'] ?? {})[0];
   stopBusy();
-  await svc.stop(); await emu.stop(); await db.drop();
+  await Promise.all(svcs.map((svc) => svc.stop())); await emu.stop(); await db.drop();
   const sorted = [...load].sort((a, b) => a - b);
   results.push(
-    `quota Q=${Q}/s, backlog ${fmt(N)}, BENCH_BUSY=${process.env.BENCH_BUSY ?? 0}: achieved ${fmt(rate, 2)} pushes/s = ${fmt(rate / Q, 3)} × Q; 429 answers: ${limited}` +
+    `quota Q=${Q}/s, backlog ${fmt(N)}, BENCH_BUSY=${process.env.BENCH_BUSY ?? 0}, replicas ${replicas}: achieved ${fmt(rate, 2)} pushes/s = ${fmt(rate / Q, 3)} × Q; 429 answers: ${limited}` +
       `${peak === undefined ? '' : `; most accepted in one window: ${peak}`}; 1-min load average during the run min ${fmt(sorted[0] ?? 0, 2)} median ${fmt(sorted[Math.floor(sorted.length / 2)] ?? 0, 2)} max ${fmt(sorted.at(-1) ?? 0, 2)}`,
   );
 }

@@ -1,10 +1,11 @@
 import type { AppConfig } from '@badges/config';
-import type { Claim, ClaimedUser, Completion, ReconcileRepository } from '@badges/store';
+import type { Claim, ClaimedUser, Completion, ReconcileRepository, SlotGrid } from '@badges/store';
 import type { DataSource } from 'typeorm';
 import { FeishuBadgeClient, type SetAppBadgeResult } from '@badges/feishu';
 import { decide, DecisionPolicy, deferred, noop } from '../../apps/badge-service/src/reconcile/push-decision';
 import { planPush, PushPlan } from '../../apps/badge-service/src/reconcile/push-plan';
 import { RECONCILE } from '../../apps/badge-service/src/reconcile/reconcile.constants';
+import { slotGrid } from '../../apps/badge-service/src/reconcile/slot-grid';
 import { Fault, FeishuModel, InFlight } from './feishu.model';
 
 /** Simulated time, shared by every replica: advanced only by the test (see ModelWorld.timePasses). */
@@ -53,7 +54,7 @@ export class Replica {
   private pausedUntil = 0;
   private readonly client: FeishuBadgeClient;
   private readonly policy: DecisionPolicy;
-  private readonly spacingMs: number;
+  private readonly grid: SlotGrid;
   /** Pushes deferred as "slot passed", counted while `countingSlotsMissed`. */
   slotsMissed = 0;
   countingSlotsMissed = false;
@@ -70,7 +71,7 @@ export class Replica {
     this.owner = `${name}.0`;
     const r = config.reconcile;
     this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
-    this.spacingMs = 1000 / (config.feishu.rateLimit * RECONCILE.rateHeadroom);
+    this.grid = slotGrid(config.feishu.rateLimit);
     const tokens = { getToken: async () => 'model-token', invalidate: () => undefined };
     this.client = new FeishuBadgeClient(this.feishu.transport(() => this.owner), tokens, { baseUrl: 'http://feishu.model' });
   }
@@ -110,7 +111,7 @@ export class Replica {
       owner: this.owner,
       limit: Math.min(this.config.reconcile.batchSize, capacity),
       leaseMs: this.config.reconcile.leaseMs,
-      spacingMs: this.spacingMs,
+      ...this.grid,
       horizonMs: RECONCILE.slotHorizonMs,
       leadMs: RECONCILE.slotLeadMs,
       // The replica's clock during the claim: slots and waits come back in it, as ReconcileLoop passes its Clock.

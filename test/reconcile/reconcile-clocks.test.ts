@@ -89,11 +89,13 @@ describe('reconciler under skewed clocks and token rotation, against the emulato
     ((await app.get(Metrics)[name].get()).values[0]?.value ?? 0) as number;
 
   it('replicas 2 s ahead of and 2 s behind the database both push their share and stay under the quota', async () => {
-    emulator = await startEmulatorProcess({ EMULATOR_RATE_LIMIT: String(RATE) });
+    // 200 ms per answer, 2 pushes in flight: 10/s each, so neither keeps up with the budget alone and both push
+    // (a replica that keeps up alone would have the other stand by: SlotGrid).
+    emulator = await startEmulatorProcess({ EMULATOR_RATE_LIMIT: String(RATE), EMULATOR_LATENCY_MS: '200' });
     const users = 80;
     await seed(users);
-    const ahead = await replica(2_000);
-    const behind = await replica(-2_000);
+    const ahead = await replica(2_000, { RECONCILE_CONCURRENCY: '2' });
+    const behind = await replica(-2_000, { RECONCILE_CONCURRENCY: '2' });
     await inSync();
     const statuses = await badgeStatuses();
     expect(statuses['429'] ?? 0).toBe(0);

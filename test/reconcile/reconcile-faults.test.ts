@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { BadgeEvent, newestPerSource } from '@badges/contracts';
 import { IngestRepository } from '@badges/store';
+import { Metrics } from '../../apps/badge-service/src/metrics/metrics.service';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { freezingProxy } from '../support/freezing-proxy';
 import { counts, event } from '../support/events';
@@ -97,6 +98,21 @@ describe('reconciler under quota, rate-limit storms, token expiry and crashes', 
     const s = await stats();
     expect(code(s, '99991400') + (s.statuses?.['app_badge/set']?.['429'] ?? 0)).toBe(0);
     expect(s.rateLimit.maxAcceptedPerWindow['app_badge/set'][`${APP_ID}/tenant_emulator`]).toBeLessThanOrEqual(40);
+    await expectFeishuShowsDesired();
+  });
+
+  it('two replicas that cannot keep up with the quota alone share its budget: both push, together within it, no 429', async () => {
+    // 100 ms per answer and 2 pushes in flight: a replica alone does at most 20 of the 40 pushes/s allowed, so it
+    // leaves slots free and the other joins the budget (SlotGrid: a window's gap, then the shared spacing).
+    await setup({ EMULATOR_RATE_LIMIT: '40', EMULATOR_LATENCY_MS: '100' }, true);
+    await seed(240, 'ou_j');
+    for (let i = 0; i < 2; i++) apps.push(await startService(db.url, emulator.url, { FEISHU_RATE_LIMIT: '40', RECONCILE_CONCURRENCY: '2' }));
+    await allInSync();
+    const s = await stats();
+    expect(code(s, '99991400') + (s.statuses?.['app_badge/set']?.['429'] ?? 0)).toBe(0);
+    expect(s.rateLimit.maxAcceptedPerWindow['app_badge/set'][`${APP_ID}/tenant_emulator`]).toBeLessThanOrEqual(40);
+    const applied = await Promise.all(apps.map(async (a) => (await a.get(Metrics).pushes.get()).values.filter((v) => v.labels.outcome === 'applied').reduce((n, v) => n + v.value, 0)));
+    for (const n of applied) expect(n).toBeGreaterThan(0);
     await expectFeishuShowsDesired();
   });
 

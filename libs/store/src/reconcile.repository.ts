@@ -26,7 +26,10 @@ export interface Claim {
   users: ClaimedUser[];
   /** When the first reserved push may be sent (the caller's clock); the rest follow every `spacingMs`. */
   firstSlotAt: number;
+  /** The grid's spacing for these slots: SlotGrid's sole or shared spacing. */
   spacingMs: number;
+  /** Whether another owner has pushed on this budget lately (SlotGrid.shared): slots are spaced for sharing. */
+  shared: boolean;
   /** When nothing could be claimed because the budget is spent or paused: when to try again (the caller's clock). */
   budgetFreeAt: number | null;
   /** The database's clock minus the caller's, as measured by this claim: slots are in the database's time. */
@@ -70,6 +73,57 @@ export interface Completion {
 /** Feishu's versions are 64-bit; a user whose last version is this can never be pushed again. */
 export const MAX_VERSION_SQL = '9223372036854775807';
 
+/**
+ * How a budget's push slots are spaced. While one owner pushes on it, every `spacingMs`: that owner's SendWindow
+ * keeps the count per window at Feishu, whatever the delays, and it may send late (SlotRun). Once another owner's
+ * slots reach within `shared.memoryMs` of now, the budget is shared: every `shared.spacingMs` (only the spacing keeps
+ * the count then), until `memoryMs` after the other owner's last slot. No other owner's slot comes sooner than
+ * `shared.joinGapMs` after the last slot an owner reserved alone (those may be sent late, bunched). An owner held
+ * back by that gap alone, with work due, marks the budget shared, so the one pushing alone stops extending its run;
+ * while that one keeps the horizon full by itself, the others stand by and the grid stays tight.
+ * Without `shared`, one spacing for everyone, no gap.
+ */
+export interface SlotGrid {
+  spacingMs: number;
+  /** `standbySlackMs`: an owner held back by the gap marks the budget shared only if more than this is free of the
+   * horizon (the one pushing alone claims again every few tens of ms, so some slots are always free just before). */
+  shared?: { spacingMs: number; joinGapMs: number; memoryMs: number; standbySlackMs: number };
+}
+
+const gridParams = (grid: SlotGrid) => [grid.shared?.spacingMs ?? grid.spacingMs, grid.shared?.joinGapMs ?? 0, grid.shared?.memoryMs ?? 0];
+
+/**
+ * The slot grid at a locked budget row (SlotGrid): `locked` yields its columns, the clock is read here, after the
+ * lock was taken. Parameters: the owner, the lead (ms), the sole spacing, then SlotGrid.shared's spacing, join gap
+ * and memory (gridParams). Adds now_ms, next_ms, other_recent (another owner's slots reach within the memory of
+ * now), shared, spacing_ms, free_ms (the first slot free of the grid: the next slot, the lead, a pause), start_ms
+ * (the first slot this owner may have) and held_back (start_ms is the join gap's, later than free_ms).
+ */
+const gridAt = (locked: string, p: { owner: string; lead: string; sole: string; shared: string; gap: string; memory: string }) => `
+  SELECT g.*, greatest(g.free_ms, g.join_ms) AS start_ms, g.join_ms > g.free_ms AS held_back,
+         CASE WHEN g.shared THEN ${p.shared}::float8 ELSE ${p.sole}::float8 END AS spacing_ms
+  FROM (SELECT t.*, greatest(t.next_ms, t.now_ms + ${p.lead}::float8, t.paused_ms) AS free_ms,
+               CASE WHEN t.alone_owner IS DISTINCT FROM ${p.owner}::text THEN t.alone_ms + ${p.gap}::float8 ELSE '-infinity'::float8 END AS join_ms,
+               t.other_recent OR t.shared_ms > t.now_ms AS shared
+        FROM (SELECT u.*, u.last_owner IS NOT NULL AND u.last_owner <> ${p.owner}::text AND u.next_ms > u.now_ms - ${p.memory}::float8 AS other_recent
+              FROM (SELECT l.*, (extract(epoch FROM l.next_slot_at) * 1000)::float8 AS next_ms,
+                           (extract(epoch FROM l.paused_until) * 1000)::float8 AS paused_ms,
+                           (extract(epoch FROM l.shared_until) * 1000)::float8 AS shared_ms,
+                           (extract(epoch FROM l.alone_until) * 1000)::float8 AS alone_ms,
+                           (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
+                    FROM ${locked} l) u) t) g`;
+
+/**
+ * SET items for the budget row `row` once `grid` (a gridAt row) reserved slots for `owner` up to `nextMs`: the
+ * next slot, the owner of the last, the shared state, and where the slots reserved alone end.
+ */
+const gridAdvance = (row: string, grid: string, owner: string, memory: string, nextMs: string) => `next_slot_at = to_timestamp((${nextMs}) / 1000),
+      last_owner = ${owner}::text,
+      shared_until = CASE WHEN ${grid}.other_recent THEN greatest(${row}.shared_until, to_timestamp((${grid}.next_ms + ${memory}::float8) / 1000))
+                          ELSE ${row}.shared_until END,
+      alone_owner = CASE WHEN ${grid}.shared THEN ${row}.alone_owner ELSE ${owner}::text END,
+      alone_until = CASE WHEN ${grid}.shared THEN ${row}.alone_until ELSE to_timestamp((${nextMs}) / 1000) END`;
+
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
 /**
@@ -93,16 +147,19 @@ const dueInLane = (lane: number, limit: string) => `
  * round trips were what bounded a replica's pushes per second):
  *
  * 1. Lock the scope's push budget ($1) and reserve slots from greatest(next slot, now + lead $6, pause end), one
- *    every $7 ms, at most what fits before now + horizon $9 and at most $8 (`want`). The clock is read once the row
+ *    every $7 ms (the grid's sole spacing; while the budget is shared, $12; never sooner than the join gap $13
+ *    after the slots another owner reserved alone; memory $14, standby slack $15: SlotGrid, gridAt), at most what fits before
+ *    now + horizon $9 and at most $8 (`want`). The clock is read once the row
  *    is locked, so a wait for another replica's claim does not leave the slots in the past. A replica claims only
  *    in the database's mode (service_mode, $5): one started in the other mode claims nothing (`want` 0). The mode is
  *    read from its row, locked with the budget's: a switch of mode committed while this claim waited for the budget
  *    row is what it sees (the statement's snapshot, taken before the wait, is not).
  * 2. Claim up to `want` due users of the live lane, oldest due first, skipping rows other replicas hold and rows
  *    whose lease is still live (an operator's resync makes a leased user due, but never takes it from its holder).
- * 3. Bulk work then takes what is left of the shorter bulk horizon $10, and only once at least $11 of its slots
- *    are free (null: one), so a live change never waits behind more than that much bulk work.
- * 4. Advance the budget by the users actually claimed.
+ * 3. Bulk work then takes what is left of the shorter bulk horizon $10, and only once at least $11 ms of its slots
+ *    are free (null: one slot), so a live change never waits behind more than that much bulk work.
+ * 4. Advance the budget by the users actually claimed, and record this owner and the shared state (gridAdvance);
+ *    or, held back by the join gap alone with work due, mark the budget shared (join_intent).
  *
  * Each claimed user gets the lease (owner $2, expiry $3 ms, also the next attempt time so an abandoned lease comes
  * due by itself) and the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like
@@ -119,27 +176,28 @@ const dueInLane = (lane: number, limit: string) => `
  */
 export const CLAIM_SQL = `
   WITH budget AS (
-    SELECT b.next_slot_at, b.paused_until, m.mode = $5::text AS in_mode
+    SELECT b.next_slot_at, b.paused_until, b.last_owner, b.shared_until, b.alone_owner, b.alone_until, m.mode = $5::text AS in_mode
     FROM push_budget b, service_mode m WHERE b.scope = $1 AND m.id = 1
     -- FOR SHARE, not KEY SHARE: a key-share lock takes the row version in the snapshot even when a committed
     -- switch has updated it since (its mode column is not a key), and the claim would keep the old mode.
     FOR UPDATE OF b FOR SHARE OF m
   ),
   plan AS (
-    SELECT c.start_ms, c.now_ms, (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms, c.in_mode,
-           CASE WHEN c.in_mode THEN greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / $7::float8)))::int
-                ELSE 0 END AS want
-    FROM (SELECT (extract(epoch FROM greatest(next_slot_at, clock_timestamp() + $6::float8 * interval '1 millisecond', paused_until))
-                  * 1000)::float8 AS start_ms,
-                 (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms, in_mode
-          FROM budget) c
+    SELECT c.start_ms, c.now_ms, c.next_ms, c.spacing_ms, c.shared, c.other_recent, c.in_mode,
+           (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms,
+           CASE WHEN c.in_mode THEN greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / c.spacing_ms)))::int
+                ELSE 0 END AS want,
+           -- Slots this claim would have but for the join gap, more than the slack $15: the owner pushing alone leaves
+           -- part of the quota unused (it claims every few tens of ms, so a slot or two may be free between its claims).
+           c.in_mode AND c.held_back AND c.now_ms + $9::float8 - c.free_ms >= greatest(c.spacing_ms, $15::float8) AS gap_only
+    FROM (${gridAt('budget', { owner: '$2', lead: '$6', sole: '$7', shared: '$12', gap: '$13', memory: '$14' })}) c
   ),
   due_live AS (${dueInLane(LANES.live, 'SELECT want FROM plan')}
   ),
   bulk AS (
     SELECT l.live,
-           greatest(0, least($8::int - l.live, floor((p.now_ms + $10::float8 - (p.start_ms + l.live * $7::float8)) / $7::float8)))::int AS slots,
-           greatest(1, least($8::int - l.live, coalesce($11::int, 1)))::int AS min_slots
+           greatest(0, least($8::int - l.live, floor((p.now_ms + $10::float8 - (p.start_ms + l.live * p.spacing_ms)) / p.spacing_ms)))::int AS slots,
+           greatest(1, least($8::int - l.live, coalesce(floor($11::float8 / p.spacing_ms)::int, 1)))::int AS min_slots
     FROM plan p, (SELECT count(*)::int AS live FROM due_live WHERE NOT exhausted) l
   ),
   due_bulk AS (${dueInLane(LANES.bulk, 'SELECT CASE WHEN want > 0 AND slots >= min_slots THEN slots ELSE 0 END FROM plan, bulk')}
@@ -190,11 +248,23 @@ export const CLAIM_SQL = `
     FROM due WHERE previous_owner IS NOT NULL
   ),
   advance AS (
-    UPDATE push_budget b SET next_slot_at = to_timestamp((p.start_ms + n.claimed * $7::float8) / 1000)
+    UPDATE push_budget b SET ${gridAdvance('b', 'p', '$2', '$14', 'p.start_ms + n.claimed * p.spacing_ms')}
     FROM plan p, (SELECT count(*)::int AS claimed FROM claimed) n
     WHERE b.scope = $1 AND n.claimed > 0
+  ),
+  -- Held back by the join gap alone (the owner pushing alone leaves slots free), with work due: the budget is
+  -- shared from now on, so that owner stops extending its run of slots and this one gets slots after the gap. An
+  -- owner with nothing to push, or one that would find the horizon full anyway, changes nothing: a replica that
+  -- keeps up alone keeps the tight grid, the others standing by.
+  join_intent AS (
+    UPDATE push_budget b SET shared_until = greatest(b.shared_until, to_timestamp((p.now_ms + $14::float8) / 1000))
+    FROM plan p
+    WHERE b.scope = $1 AND p.gap_only AND p.want = 0 AND EXISTS (
+      SELECT 1 FROM badge_state
+      WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp() AND ($4::text IS NULL OR tenant_key = $4)
+    )
   )
-  SELECT p.start_ms, p.received_ms, p.in_mode, p.want, b.live, b.min_slots,
+  SELECT p.start_ms, p.received_ms, p.in_mode, p.want, p.spacing_ms, p.shared, b.live, b.min_slots,
          -- Bulk work due but held back for slots (nothing else claimed): the caller sleeps until they are free.
          CASE WHEN p.want > 0 AND b.live = 0 AND b.slots < b.min_slots THEN EXISTS (
            SELECT 1 FROM badge_state
@@ -333,15 +403,15 @@ export const RELEASE_LEASES_SQL = `
   WHERE (b.tenant_key, b.user_id_type, b.user_id) = (held.tenant_key, held.user_id_type, held.user_id)
     AND b.lease_owner = $1`;
 
-/** One push slot outside a claim (a retry with a fresh token): same budget, same spacing. */
+/** One push slot outside a claim (a retry with a fresh token, owner $4): same budget, same grid as a claim's. */
 export const RESERVE_SLOT_SQL = `
-  WITH b AS (
-    SELECT greatest(next_slot_at, clock_timestamp() + $2 * interval '1 millisecond', paused_until) AS at
-    FROM push_budget WHERE scope = $1 FOR UPDATE
-  )
-  UPDATE push_budget p SET next_slot_at = b.at + $3 * interval '1 millisecond'
-  FROM b WHERE p.scope = $1
-  RETURNING (extract(epoch FROM b.at) * 1000)::float8 AS at_ms`;
+  WITH locked AS (
+    SELECT next_slot_at, paused_until, last_owner, shared_until, alone_owner, alone_until FROM push_budget WHERE scope = $1 FOR UPDATE
+  ),
+  g AS (${gridAt('locked', { owner: '$4', lead: '$2', sole: '$3', shared: '$5', gap: '$6', memory: '$7' })})
+  UPDATE push_budget p SET ${gridAdvance('p', 'g', '$4', '$7', 'g.start_ms + g.spacing_ms')}
+  FROM g WHERE p.scope = $1
+  RETURNING g.start_ms AS at_ms, g.spacing_ms, g.shared`;
 
 /**
  * Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them, coming due one
@@ -391,6 +461,8 @@ interface ClaimStatementRow extends ClaimRow {
   end_ms: number;
   in_mode: boolean;
   want: number;
+  spacing_ms: number;
+  shared: boolean;
   live: number;
   min_slots: number;
   bulk_due: boolean;
@@ -421,7 +493,9 @@ export class ReconcileRepository {
     owner: string;
     limit: number;
     leaseMs: number;
+    /** The slot grid (SlotGrid): its sole spacing, and how it is spaced while shared. */
     spacingMs: number;
+    shared?: SlotGrid['shared'];
     horizonMs: number;
     /** The first slot is at least this far ahead, so it is still ahead when the claim has committed. */
     leadMs: number;
@@ -440,12 +514,14 @@ export class ReconcileRepository {
     // 1,015 ms apart, more than the 1,000 ms horizon, and below ~29/s more than the bulk horizon, so an idle budget
     // would never fit one and that work would never be claimed. One and a half spacings fit exactly one slot (the
     // lead's start is read a few microseconds after now).
-    const oneSlotMs = opts.leadMs + 1.5 * opts.spacingMs;
+    // (The shared spacing is the wider, and less than 4/3 of the sole one: 1.5 of it fits one slot in either.)
+    const oneSlotMs = opts.leadMs + 1.5 * Math.max(opts.spacingMs, opts.shared?.spacingMs ?? 0);
     const horizonMs = Math.max(opts.horizonMs, oneSlotMs);
     const bulkHorizonMs = Math.max(opts.bulkHorizonMs ?? horizonMs, oneSlotMs);
     // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
-    const bulkMinSlots = opts.bulkHorizonMs === undefined ? null : Math.floor(bulkHorizonMs / 2 / opts.spacingMs);
-    const params = [opts.scope, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', opts.leadMs, opts.spacingMs, opts.limit, horizonMs, bulkHorizonMs, bulkMinSlots];
+    const bulkMinFreeMs = opts.bulkHorizonMs === undefined ? null : bulkHorizonMs / 2;
+    const grid = gridParams(opts);
+    const params = [opts.scope, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', opts.leadMs, opts.spacingMs, opts.limit, horizonMs, bulkHorizonMs, bulkMinFreeMs, ...grid, opts.shared?.standbySlackMs ?? 0];
     const before = localNow();
     const rows: ClaimStatementRow[] = opts.tenantFilter === null ? await queryNamed<ClaimStatementRow>(this.ds, CLAIM_ONE_SCOPE, params) : await this.ds.query(CLAIM_SQL, params);
     const after = localNow();
@@ -459,14 +535,15 @@ export class ReconcileRepository {
     const clockOffsetMs = budget.received_ms - (before + after - execMs) / 2;
     const clockRttMs = after - before - execMs;
     const start = budget.start_ms;
+    const spacingMs = budget.spacing_ms;
     const local = (dbMs: number) => dbMs - clockOffsetMs;
-    const clock = { clockOffsetMs, clockRttMs, spacingMs: opts.spacingMs };
+    const clock = { clockOffsetMs, clockRttMs, spacingMs, shared: budget.shared };
     const users = rows.filter((r) => r.user_id !== null).map(toClaimed);
     let freeAt: number | null = null;
     // Not in the database's mode (want 0, no bulk due): no wait here; the loop falls back to the earliest due time,
     // as after a claim that found no one.
-    if (budget.in_mode && budget.want === 0) freeAt = start - horizonMs + opts.spacingMs;
-    else if (budget.bulk_due) freeAt = start + budget.live * opts.spacingMs - bulkHorizonMs + budget.min_slots * opts.spacingMs;
+    if (budget.in_mode && budget.want === 0) freeAt = start - horizonMs + spacingMs;
+    else if (budget.bulk_due) freeAt = start + budget.live * spacingMs - bulkHorizonMs + budget.min_slots * spacingMs;
     return {
       ...clock,
       users,
@@ -476,12 +553,15 @@ export class ReconcileRepository {
     };
   }
 
-  /** One more slot in the scope's budget, in the database's clock (see RESERVE_SLOT_SQL). */
-  async reserveSlot(scope: string, spacingMs: number, leadMs: number): Promise<number> {
+  /**
+   * One more slot in the scope's budget for `owner` (see RESERVE_SLOT_SQL): its time in the database's clock, the
+   * grid's spacing then, and whether the budget counted as shared (as Claim.shared).
+   */
+  async reserveSlot(scope: string, owner: string, grid: SlotGrid, leadMs: number): Promise<{ atMs: number; spacingMs: number; shared: boolean }> {
     // An UPDATE: TypeORM answers [rows, affected count], not the rows.
-    const [[r]] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, spacingMs]);
+    const [[r]] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, grid.spacingMs, owner, ...gridParams(grid)]);
     if (!r) throw new Error(`push budget for scope '${scope}' is missing`);
-    return r.at_ms;
+    return { atMs: r.at_ms, spacingMs: r.spacing_ms, shared: r.shared };
   }
 
   /** Tenants with due work, at most `limit`, the first after `after` (wrapping round). */

@@ -1,7 +1,18 @@
 export const RECONCILE = {
-  /** Push at this share of FEISHU_RATE_LIMIT: slot timers fire a little late, and a late push must not land in
-   * the next one-second window beside that window's full quota. */
+  /** While one replica pushes on a budget: push at this share of FEISHU_RATE_LIMIT (slot timers fire a little late,
+   * and a late push must not land in the next one-second window beside that window's full quota). Its SendWindow,
+   * on answer times, keeps the count per window whatever the delays. */
   rateHeadroom: 0.985,
+  /** While several replicas push on one budget, each SendWindow counts only its own pushes: the grid's spacing alone
+   * keeps the count per window. Slots are then (1000 + this) / FEISHU_RATE_LIMIT ms apart, so a window at Feishu
+   * receives more than the limit only if a push arrives this much later than the push FEISHU_RATE_LIMIT slots after
+   * it (measured here: arrival delays up to 79 ms on an idle box; see the quota notes in bench/RESULTS.md). */
+  sharedJitterMs: 150,
+  /** A budget counts as shared until this long after another replica's last slot. */
+  sharedMemoryMs: 2000,
+  /** A replica that keeps a budget's slot horizon full alone (less this much) keeps it alone: the others stand by
+   * rather than make every replica push at the shared spacing. */
+  standbySlackMs: 100,
   /** A push that could not leave within this long after its slot gives the slot up and is re-slotted, so an
    * event-loop stall cannot bunch late pushes into one window. */
   maxSlotLatenessMs: 15,

@@ -56,6 +56,7 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
       users: [user],
       firstSlotAt: clock.now(),
       spacingMs: 20,
+      shared: false,
       budgetFreeAt: null,
       clockOffsetMs: 0,
       clockRttMs: 1,

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { AppConfig } from '@badges/config';
 import { ConfigService } from '@nestjs/config';
 import { BadgeSender } from '@badges/feishu';
-import { Claim, ClaimedUser, Completion, ModeRepository, ReconcileRepository } from '@badges/store';
+import { Claim, ClaimedUser, Completion, ModeRepository, ReconcileRepository, type SlotGrid } from '@badges/store';
 import { Clock } from '../common/clock';
 import { PeriodicTask } from '../common/periodic-task';
 import { backoffMs, retry } from '../common/retry';
@@ -16,6 +16,7 @@ import { planPush } from './push-plan';
 import { ClockOffset } from './clock-offset';
 import { SendTicket, SendWindow, SlotRun } from './send-window';
 import { RECONCILE } from './reconcile.constants';
+import { slotGrid } from './slot-grid';
 
 const WAKE = 'wake';
 
@@ -29,7 +30,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly log = new Logger(ReconcileLoop.name);
   private readonly policy: DecisionPolicy;
-  private readonly spacingMs: number;
+  private readonly grid: SlotGrid;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private inflight = 0;
@@ -73,7 +74,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     this.config = { reconcile: config.get('reconcile', { infer: true }), feishu: config.get('feishu', { infer: true }), hardening: config.get('hardening', { infer: true }) };
     const r = this.config.reconcile;
     this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
-    this.spacingMs = 1000 / (this.config.feishu.rateLimit * RECONCILE.rateHeadroom);
+    this.grid = slotGrid(this.config.feishu.rateLimit);
     readiness.register('reconcile', () => {
       const age = this.clock.now() - this.lastTickAt;
       return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };
@@ -152,7 +153,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         owner: this.owner,
         limit: Math.min(this.config.reconcile.batchSize, capacity, share),
         leaseMs: this.config.reconcile.leaseMs,
-        spacingMs: this.spacingMs,
+        ...this.grid,
         horizonMs: RECONCILE.slotHorizonMs,
         bulkHorizonMs: RECONCILE.bulkHorizonMs,
         leadMs: RECONCILE.slotLeadMs,
@@ -163,7 +164,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
-        this.slotRun(scope).claimed(claim.db.firstSlotAt, claim.users.length, claim.spacingMs);
+        this.slotRun(scope).claimed(claim.db.firstSlotAt, claim.users.length, claim.spacingMs, !claim.shared);
         this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope, claimedAtMono);
       } else if (claim.db.budgetFreeAt !== null) {
         wakeAt = Math.min(wakeAt ?? Infinity, this.dbClock.toLocal(claim.db.budgetFreeAt));
@@ -353,11 +354,11 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     const answeredAt = this.clock.monotonic();
     for (const t of tickets) this.sendWindow(scope).answered(t, answeredAt);
     try {
-      const atDb = await this.repository.reserveSlot(scope, this.spacingMs, RECONCILE.slotLeadMs);
-      // Part of this replica's run of slots when it follows its last claim's: a retry sent late for the send window
-      // (a slow answer before it) then keeps its slot as a claimed push would.
-      this.slotRun(scope).claimed(atDb, 1, this.spacingMs);
-      const at = this.dbClock.toLocal(atDb);
+      const slot = await this.repository.reserveSlot(scope, this.owner, this.grid, RECONCILE.slotLeadMs);
+      // Part of this replica's run of slots when it follows its last claim's and the budget is not shared: a retry
+      // sent late for the send window (a slow answer before it) then keeps its slot as a claimed push would.
+      this.slotRun(scope).claimed(slot.atMs, 1, slot.spacingMs, !slot.shared);
+      const at = this.dbClock.toLocal(slot.atMs);
       const wait = at - this.clock.now();
       if (this.clock.monotonic() + wait >= deadlineAt) return false;
       if (wait > 1) await this.clock.sleep(wait);

@@ -65,19 +65,28 @@ export class SendWindow {
 /**
  * Whether this replica holds every slot of the shared budget's grid (push_budget) over a stretch of time, in the
  * database's clock: the claims it made follow each other without a gap (each claim's first slot is the one after
- * the previous claim's last). Another replica's claim, a retry's slot, or an idle budget breaks the run.
+ * the previous claim's last), none of them while the budget was shared. Another replica's claim, a retry's slot,
+ * an idle budget, or a claim made while the budget counted as shared breaks the run.
  *
  * Only over such a run may a push leave later than its slot (SendWindow then keeps the count per window): with
  * several replicas sharing the grid, a push sent late lands among another replica's on-time pushes, which the
- * grid's headroom absorbs only for a few milliseconds of lateness.
+ * grid's spacing absorbs only for a bounded lateness. (A replica that joins the budget later starts a window
+ * after this run's last slot: SlotGrid's join gap.)
  */
 export class SlotRun {
   private since = Number.NaN;
   private until = Number.NaN;
 
-  /** A claim's slots: `n` slots from `firstSlotAt`, every `spacingMs` (the database's clock). */
-  claimed(firstSlotAt: number, n: number, spacingMs: number): void {
+  /**
+   * A claim's slots: `n` slots from `firstSlotAt`, every `spacingMs` (the database's clock); `alone` false when the
+   * budget counted as shared for it (Claim.shared): the run ends.
+   */
+  claimed(firstSlotAt: number, n: number, spacingMs: number, alone = true): void {
     if (n <= 0) return;
+    if (!alone) {
+      this.since = this.until = Number.NaN;
+      return;
+    }
     // Slots are computed in float8 on both sides: a contiguous claim starts within a rounding error of `until`.
     if (!(Math.abs(firstSlotAt - this.until) < Math.min(1, spacingMs / 2))) this.since = firstSlotAt;
     this.until = firstSlotAt + n * spacingMs;

@@ -9,6 +9,7 @@ import { PriorityLanes1764720000000 } from './1764720000000-priority-lanes';
 import { SourceIndex1764806400000 } from './1764806400000-source-index';
 import { StatusCounts1764979200000 } from './1764979200000-status-counts';
 import { PushCounts1764979200001 } from './1764979200001-push-counts';
+import { SharedBudget1765065600000 } from './1765065600000-shared-budget';
 
 /** In order. New migrations are appended, never edited once released. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   SourceIndex1764806400000,
   StatusCounts1764979200000,
   PushCounts1764979200001,
+  SharedBudget1765065600000,
 ];
