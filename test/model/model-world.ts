@@ -117,7 +117,7 @@ export class ModelWorld implements VirtualTime {
               desired_changed_at = desired_changed_at - ${by}, last_error_at = last_error_at - ${by}`,
       [ms],
     );
-    await this.ds.query(`UPDATE push_budget SET next_slot_at = next_slot_at - ${by}, paused_until = paused_until - ${by}, shared_until = shared_until - ${by}, alone_until = alone_until - ${by}`, [ms]);
+    await this.ds.query(`UPDATE push_budget SET next_slot_at = next_slot_at - ${by}, paused_until = paused_until - ${by}, shared_until = shared_until - ${by}, alone_until = alone_until - ${by}, unused_at = unused_at - ${by}`, [ms]);
     this.elapsedMs += ms;
   }
 

@@ -256,10 +256,10 @@ describe('claims and completions at the edges, on the real Postgres', () => {
   it("a retry's slot (reserveSlot) is a time in the database's clock, after the slots already claimed", async () => {
     await apply([event('ou_r1', 'approval', 1, counts(1))]);
     const c = await repo.claim({ scope: '', tenantFilter: null, owner: 'A', limit: 1, leaseMs: LEASE, spacingMs: 20, horizonMs: 1000, leadMs: 25 });
-    const { atMs: at } = await repo.reserveSlot('', 'A', { spacingMs: 20 }, 25);
+    const at = (await repo.reserveSlot('', 'A', { spacingMs: 20 }, 25))?.atMs;
     expect(typeof at).toBe('number');
     expect(at).toBeCloseTo(c.db.firstSlotAt + 20, 2);
-    expect((await repo.reserveSlot('', 'A', { spacingMs: 20 }, 25)).atMs).toBeCloseTo(at + 20, 2);
+    expect((await repo.reserveSlot('', 'A', { spacingMs: 20 }, 25))?.atMs).toBeCloseTo(at! + 20, 2);
   });
 
   it('a scope without a budget row claims no one: the claim fails before any lease is taken', async () => {

@@ -78,51 +78,59 @@ export const MAX_VERSION_SQL = '9223372036854775807';
  * keeps the count per window at Feishu, whatever the delays, and it may send late (SlotRun). Once another owner's
  * slots reach within `shared.memoryMs` of now, the budget is shared: every `shared.spacingMs` (only the spacing keeps
  * the count then), until `memoryMs` after the other owner's last slot. No other owner's slot comes sooner than
- * `shared.joinGapMs` after the last slot an owner reserved alone (those may be sent late, bunched). An owner held
- * back by that gap alone, with work due, marks the budget shared, so the one pushing alone stops extending its run;
- * while that one keeps the horizon full by itself, the others stand by and the grid stays tight.
- * Without `shared`, one spacing for everyone, no gap.
+ * `shared.joinGapMs` after the last slot an owner reserved alone (those may be sent late, bunched).
+ *
+ * An owner held back by that gap, with work due, marks the budget shared (so the one pushing alone stops extending
+ * its run) only if slots of a running grid went unused within `memoryMs`: a claim found its first slot a spacing or
+ * more past the grid's next one, that one no more than `shared.unusedWithinMs` old (a grid idle for longer had no
+ * work, not too little capacity). A replica that keeps up alone, however far ahead it reserves, keeps the tight grid;
+ * the others stand by. Without `shared`, one spacing for everyone, no gap.
  */
 export interface SlotGrid {
   spacingMs: number;
-  /** `standbySlackMs`: an owner held back by the gap marks the budget shared only if more than this is free of the
-   * horizon (the one pushing alone claims again every few tens of ms, so some slots are always free just before). */
-  shared?: { spacingMs: number; joinGapMs: number; memoryMs: number; standbySlackMs: number };
+  shared?: { spacingMs: number; joinGapMs: number; memoryMs: number; unusedWithinMs: number };
 }
 
-const gridParams = (grid: SlotGrid) => [grid.shared?.spacingMs ?? grid.spacingMs, grid.shared?.joinGapMs ?? 0, grid.shared?.memoryMs ?? 0];
+const gridParams = (grid: SlotGrid) => [grid.shared?.spacingMs ?? grid.spacingMs, grid.shared?.joinGapMs ?? 0, grid.shared?.memoryMs ?? 0, grid.shared?.unusedWithinMs ?? 0];
 
 /**
  * The slot grid at a locked budget row (SlotGrid): `locked` yields its columns, the clock is read here, after the
- * lock was taken. Parameters: the owner, the lead (ms), the sole spacing, then SlotGrid.shared's spacing, join gap
- * and memory (gridParams). Adds now_ms, next_ms, other_recent (another owner's slots reach within the memory of
- * now), shared, spacing_ms, free_ms (the first slot free of the grid: the next slot, the lead, a pause), start_ms
- * (the first slot this owner may have) and held_back (start_ms is the join gap's, later than free_ms).
+ * lock was taken. Parameters: the owner, the lead (ms), the sole spacing, then SlotGrid.shared's spacing, join gap,
+ * memory and unused-within (gridParams). Adds now_ms, next_ms, other_recent (another owner's slots reach within the
+ * memory of now), shared, spacing_ms, free_ms (the first slot free of the grid: the next slot, the lead, a pause),
+ * start_ms (the first slot this owner may have), held_back (start_ms is the join gap's, later than free_ms),
+ * unused (free_ms leaves a spacing or more of a grid that ran until recently unused) and unused_recent (such a claim
+ * was made within the memory).
  */
-const gridAt = (locked: string, p: { owner: string; lead: string; sole: string; shared: string; gap: string; memory: string }) => `
+const gridAt = (locked: string, p: { owner: string; lead: string; sole: string; shared: string; gap: string; memory: string; unusedWithin: string }) => `
   SELECT g.*, greatest(g.free_ms, g.join_ms) AS start_ms, g.join_ms > g.free_ms AS held_back,
-         CASE WHEN g.shared THEN ${p.shared}::float8 ELSE ${p.sole}::float8 END AS spacing_ms
+         g.free_ms - greatest(g.next_ms, g.paused_ms) >= g.spacing_ms AND g.next_ms > g.now_ms - ${p.unusedWithin}::float8 AS unused,
+         g.unused_ms > g.now_ms - ${p.memory}::float8 AS unused_recent
   FROM (SELECT t.*, greatest(t.next_ms, t.now_ms + ${p.lead}::float8, t.paused_ms) AS free_ms,
                CASE WHEN t.alone_owner IS DISTINCT FROM ${p.owner}::text THEN t.alone_ms + ${p.gap}::float8 ELSE '-infinity'::float8 END AS join_ms,
-               t.other_recent OR t.shared_ms > t.now_ms AS shared
+               t.other_recent OR t.shared_ms > t.now_ms AS shared,
+               CASE WHEN t.other_recent OR t.shared_ms > t.now_ms THEN ${p.shared}::float8 ELSE ${p.sole}::float8 END AS spacing_ms
         FROM (SELECT u.*, u.last_owner IS NOT NULL AND u.last_owner <> ${p.owner}::text AND u.next_ms > u.now_ms - ${p.memory}::float8 AS other_recent
               FROM (SELECT l.*, (extract(epoch FROM l.next_slot_at) * 1000)::float8 AS next_ms,
                            (extract(epoch FROM l.paused_until) * 1000)::float8 AS paused_ms,
                            (extract(epoch FROM l.shared_until) * 1000)::float8 AS shared_ms,
                            (extract(epoch FROM l.alone_until) * 1000)::float8 AS alone_ms,
+                           (extract(epoch FROM l.unused_at) * 1000)::float8 AS unused_ms,
                            (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms
                     FROM ${locked} l) u) t) g`;
 
 /**
  * SET items for the budget row `row` once `grid` (a gridAt row) reserved slots for `owner` up to `nextMs`: the
- * next slot, the owner of the last, the shared state, and where the slots reserved alone end.
+ * next slot, the owner of the last, the shared state, where the slots reserved alone end, and when slots last went
+ * unused.
  */
 const gridAdvance = (row: string, grid: string, owner: string, memory: string, nextMs: string) => `next_slot_at = to_timestamp((${nextMs}) / 1000),
       last_owner = ${owner}::text,
       shared_until = CASE WHEN ${grid}.other_recent THEN greatest(${row}.shared_until, to_timestamp((${grid}.next_ms + ${memory}::float8) / 1000))
                           ELSE ${row}.shared_until END,
       alone_owner = CASE WHEN ${grid}.shared THEN ${row}.alone_owner ELSE ${owner}::text END,
-      alone_until = CASE WHEN ${grid}.shared THEN ${row}.alone_until ELSE to_timestamp((${nextMs}) / 1000) END`;
+      alone_until = CASE WHEN ${grid}.shared THEN ${row}.alone_until ELSE to_timestamp((${nextMs}) / 1000) END,
+      unused_at = CASE WHEN ${grid}.unused THEN to_timestamp(${grid}.now_ms / 1000) ELSE ${row}.unused_at END`;
 
 export const ENSURE_BUDGET_SQL = `INSERT INTO push_budget (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING`;
 
@@ -148,7 +156,7 @@ const dueInLane = (lane: number, limit: string) => `
  *
  * 1. Lock the scope's push budget ($1) and reserve slots from greatest(next slot, now + lead $6, pause end), one
  *    every $7 ms (the grid's sole spacing; while the budget is shared, $12; never sooner than the join gap $13
- *    after the slots another owner reserved alone; memory $14, standby slack $15: SlotGrid, gridAt), at most what fits before
+ *    after the slots another owner reserved alone; memory $14, unused-within $15: SlotGrid, gridAt), at most what fits before
  *    now + horizon $9 and at most $8 (`want`). The clock is read once the row
  *    is locked, so a wait for another replica's claim does not leave the slots in the past. A replica claims only
  *    in the database's mode (service_mode, $5): one started in the other mode claims nothing (`want` 0). The mode is
@@ -159,7 +167,8 @@ const dueInLane = (lane: number, limit: string) => `
  * 3. Bulk work then takes what is left of the shorter bulk horizon $10, and only once at least $11 ms of its slots
  *    are free (null: one slot), so a live change never waits behind more than that much bulk work.
  * 4. Advance the budget by the users actually claimed, and record this owner and the shared state (gridAdvance);
- *    or, held back by the join gap alone with work due, mark the budget shared (join_intent).
+ *    or, held back by the join gap behind an owner that leaves slots unused, with work due, mark the budget shared
+ *    (join_intent).
  *
  * Each claimed user gets the lease (owner $2, expiry $3 ms, also the next attempt time so an abandoned lease comes
  * due by itself) and the version, greatest(last + 1, epoch ms): strictly increasing per user, 13 digits like
@@ -176,21 +185,21 @@ const dueInLane = (lane: number, limit: string) => `
  */
 export const CLAIM_SQL = `
   WITH budget AS (
-    SELECT b.next_slot_at, b.paused_until, b.last_owner, b.shared_until, b.alone_owner, b.alone_until, m.mode = $5::text AS in_mode
+    SELECT b.next_slot_at, b.paused_until, b.last_owner, b.shared_until, b.alone_owner, b.alone_until, b.unused_at, m.mode = $5::text AS in_mode
     FROM push_budget b, service_mode m WHERE b.scope = $1 AND m.id = 1
     -- FOR SHARE, not KEY SHARE: a key-share lock takes the row version in the snapshot even when a committed
     -- switch has updated it since (its mode column is not a key), and the claim would keep the old mode.
     FOR UPDATE OF b FOR SHARE OF m
   ),
   plan AS (
-    SELECT c.start_ms, c.now_ms, c.next_ms, c.spacing_ms, c.shared, c.other_recent, c.in_mode,
+    SELECT c.start_ms, c.now_ms, c.next_ms, c.spacing_ms, c.shared, c.other_recent, c.unused, c.in_mode,
            (extract(epoch FROM statement_timestamp()) * 1000)::float8 AS received_ms,
            CASE WHEN c.in_mode THEN greatest(0, least($8::int, floor((c.now_ms + $9::float8 - c.start_ms) / c.spacing_ms)))::int
                 ELSE 0 END AS want,
-           -- Slots this claim would have but for the join gap, more than the slack $15: the owner pushing alone leaves
-           -- part of the quota unused (it claims every few tens of ms, so a slot or two may be free between its claims).
-           c.in_mode AND c.held_back AND c.now_ms + $9::float8 - c.free_ms >= greatest(c.spacing_ms, $15::float8) AS gap_only
-    FROM (${gridAt('budget', { owner: '$2', lead: '$6', sole: '$7', shared: '$12', gap: '$13', memory: '$14' })}) c
+           -- Held back by the join gap while slots of the grid went unused lately: the owner pushing alone does not
+           -- keep up by itself.
+           c.in_mode AND c.held_back AND c.unused_recent AS join_wanted
+    FROM (${gridAt('budget', { owner: '$2', lead: '$6', sole: '$7', shared: '$12', gap: '$13', memory: '$14', unusedWithin: '$15' })}) c
   ),
   due_live AS (${dueInLane(LANES.live, 'SELECT want FROM plan')}
   ),
@@ -252,16 +261,19 @@ export const CLAIM_SQL = `
     FROM plan p, (SELECT count(*)::int AS claimed FROM claimed) n
     WHERE b.scope = $1 AND n.claimed > 0
   ),
-  -- Held back by the join gap alone (the owner pushing alone leaves slots free), with work due: the budget is
-  -- shared from now on, so that owner stops extending its run of slots and this one gets slots after the gap. An
-  -- owner with nothing to push, or one that would find the horizon full anyway, changes nothing: a replica that
-  -- keeps up alone keeps the tight grid, the others standing by.
+  -- Held back by the join gap while the owner pushing alone leaves slots unused, with work due that no one holds:
+  -- the budget is shared from now on, so that owner stops extending its run of slots and this one gets slots after
+  -- the gap. An owner with nothing to push, or held back behind one that keeps up, changes nothing. (The locking
+  -- read sees the latest rows, not the statement's snapshot: users another claim took while this one waited for
+  -- the budget row are not due.)
   join_intent AS (
     UPDATE push_budget b SET shared_until = greatest(b.shared_until, to_timestamp((p.now_ms + $14::float8) / 1000))
     FROM plan p
-    WHERE b.scope = $1 AND p.gap_only AND p.want = 0 AND EXISTS (
+    WHERE b.scope = $1 AND p.join_wanted AND p.want = 0 AND EXISTS (
       SELECT 1 FROM badge_state
       WHERE ${DIRTY_PREDICATE} AND next_attempt_at <= clock_timestamp() AND ($4::text IS NULL OR tenant_key = $4)
+        AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
+      LIMIT 1 FOR KEY SHARE SKIP LOCKED
     )
   )
   SELECT p.start_ms, p.received_ms, p.in_mode, p.want, p.spacing_ms, p.shared, b.live, b.min_slots,
@@ -403,15 +415,22 @@ export const RELEASE_LEASES_SQL = `
   WHERE (b.tenant_key, b.user_id_type, b.user_id) = (held.tenant_key, held.user_id_type, held.user_id)
     AND b.lease_owner = $1`;
 
-/** One push slot outside a claim (a retry with a fresh token, owner $4): same budget, same grid as a claim's. */
+/**
+ * One push slot outside a claim (a retry with a fresh token, owner $4): same budget, same grid as a claim's. Held
+ * back by the join gap, none (held_back true, the rest null): the retry is not sent, and the push is claimed again
+ * in the usual way, rather than leave the grid empty before a slot past the gap.
+ */
 export const RESERVE_SLOT_SQL = `
   WITH locked AS (
-    SELECT next_slot_at, paused_until, last_owner, shared_until, alone_owner, alone_until FROM push_budget WHERE scope = $1 FOR UPDATE
+    SELECT next_slot_at, paused_until, last_owner, shared_until, alone_owner, alone_until, unused_at FROM push_budget WHERE scope = $1 FOR UPDATE
   ),
-  g AS (${gridAt('locked', { owner: '$4', lead: '$2', sole: '$3', shared: '$5', gap: '$6', memory: '$7' })})
-  UPDATE push_budget p SET ${gridAdvance('p', 'g', '$4', '$7', 'g.start_ms + g.spacing_ms')}
-  FROM g WHERE p.scope = $1
-  RETURNING g.start_ms AS at_ms, g.spacing_ms, g.shared`;
+  g AS (${gridAt('locked', { owner: '$4', lead: '$2', sole: '$3', shared: '$5', gap: '$6', memory: '$7', unusedWithin: '$8' })}),
+  reserved AS (
+    UPDATE push_budget p SET ${gridAdvance('p', 'g', '$4', '$7', 'g.start_ms + g.spacing_ms')}
+    FROM g WHERE p.scope = $1 AND NOT g.held_back
+    RETURNING g.start_ms AS at_ms, g.spacing_ms, g.shared
+  )
+  SELECT g.held_back, r.* FROM g LEFT JOIN reserved r ON true`;
 
 /**
  * Drift repair: marks users not pushed for a long while for a full re-push, at most $2 of them, coming due one
@@ -521,7 +540,7 @@ export class ReconcileRepository {
     // Half the bulk horizon free (or a full claim's worth): bulk claims stay few however high the rate.
     const bulkMinFreeMs = opts.bulkHorizonMs === undefined ? null : bulkHorizonMs / 2;
     const grid = gridParams(opts);
-    const params = [opts.scope, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', opts.leadMs, opts.spacingMs, opts.limit, horizonMs, bulkHorizonMs, bulkMinFreeMs, ...grid, opts.shared?.standbySlackMs ?? 0];
+    const params = [opts.scope, opts.owner, opts.leaseMs, opts.tenantFilter, opts.mode ?? 'live', opts.leadMs, opts.spacingMs, opts.limit, horizonMs, bulkHorizonMs, bulkMinFreeMs, ...grid];
     const before = localNow();
     const rows: ClaimStatementRow[] = opts.tenantFilter === null ? await queryNamed<ClaimStatementRow>(this.ds, CLAIM_ONE_SCOPE, params) : await this.ds.query(CLAIM_SQL, params);
     const after = localNow();
@@ -555,12 +574,14 @@ export class ReconcileRepository {
 
   /**
    * One more slot in the scope's budget for `owner` (see RESERVE_SLOT_SQL): its time in the database's clock, the
-   * grid's spacing then, and whether the budget counted as shared (as Claim.shared).
+   * grid's spacing then, and whether the budget counted as shared (as Claim.shared); null when the join gap holds
+   * this owner back.
    */
-  async reserveSlot(scope: string, owner: string, grid: SlotGrid, leadMs: number): Promise<{ atMs: number; spacingMs: number; shared: boolean }> {
-    // An UPDATE: TypeORM answers [rows, affected count], not the rows.
-    const [[r]] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, grid.spacingMs, owner, ...gridParams(grid)]);
+  async reserveSlot(scope: string, owner: string, grid: SlotGrid, leadMs: number): Promise<{ atMs: number; spacingMs: number; shared: boolean } | null> {
+    // A SELECT at the top (the UPDATE is a CTE): TypeORM answers the rows.
+    const [r] = await this.ds.query(RESERVE_SLOT_SQL, [scope, leadMs, grid.spacingMs, owner, ...gridParams(grid)]);
     if (!r) throw new Error(`push budget for scope '${scope}' is missing`);
+    if (r.held_back) return null;
     return { atMs: r.at_ms, spacingMs: r.spacing_ms, shared: r.shared };
   }
 

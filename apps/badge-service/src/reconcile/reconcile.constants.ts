@@ -10,9 +10,10 @@ export const RECONCILE = {
   sharedJitterMs: 150,
   /** A budget counts as shared until this long after another replica's last slot. */
   sharedMemoryMs: 2000,
-  /** A replica that keeps a budget's slot horizon full alone (less this much) keeps it alone: the others stand by
-   * rather than make every replica push at the shared spacing. */
-  standbySlackMs: 100,
+  /** A replica that keeps up alone keeps a budget alone: the others stand by, rather than make every replica push at
+   * the shared spacing. It does not keep up when its claims leave slots of its running grid unused (slots that
+   * came and went no more than this long after its last one). */
+  unusedWithinMs: 1000,
   /** A push that could not leave within this long after its slot gives the slot up and is re-slotted, so an
    * event-loop stall cannot bunch late pushes into one window. */
   maxSlotLatenessMs: 15,

@@ -1,6 +1,6 @@
 import { configServiceOf, loadConfig } from '@badges/config';
 import type { BadgeSender, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
-import type { Claim, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
+import type { Claim, Completion, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
@@ -68,5 +68,62 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
     const left = seen[0].deadlineAt! - seen[0].monoAtCall;
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThanOrEqual(30_000 - 1_000); // the lease less the reserve for recording the result
+  });
+});
+
+describe('ReconcileLoop: a push late for its slot', () => {
+  /**
+   * One claim of 60 slots 20 ms apart, the first 1,100 ms ago (an event loop that stalled): sent late are those at
+   * most 500 ms late when this replica held the grid alone (its send window keeps the count), at most 15 ms late
+   * when the budget was shared (only the grid's spacing keeps the count then).
+   */
+  const pushLate = async (shared: boolean): Promise<{ sent: number; passed: number }> => {
+    const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', FEISHU_RATE_LIMIT: '100' });
+    let sent = 0;
+    const feishu = {
+      setAppBadge: async (): Promise<SetAppBadgeResult> => {
+        sent++;
+        return { outcome: 'applied', code: 0, httpStatus: 200, msg: 'success', logId: 'l', latencyMs: 1, tokenRefreshed: false };
+      },
+    } as unknown as BadgeSender;
+    const completions: Completion[] = [];
+    const user = (i: number) => ({
+      tenantKey: '',
+      userIdType: 'open_id' as const,
+      userId: `ou_${i}`,
+      version: '1764115200000',
+      revision: '1',
+      desired: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } },
+      applied: { pc: null, mobile: null },
+      forceFull: false,
+      attempts: 0,
+      desiredChangedAt: new Date(),
+      leaseTakenOver: false,
+    });
+    const repository = {
+      ensureBudget: async () => undefined,
+      claim: async (): Promise<Claim> => {
+        const first = Date.now() - 1100;
+        return { users: Array.from({ length: 60 }, (_, i) => user(i)), firstSlotAt: first, spacingMs: 20, shared, budgetFreeAt: null, clockOffsetMs: 0, clockRttMs: 1, db: { firstSlotAt: first, budgetFreeAt: null } };
+      },
+      earliestDue: async () => null,
+      complete: async (_owner: string, cs: Completion[]) => (completions.push(...cs), []),
+    } as unknown as ReconcileRepository;
+    const modes = { enter: async () => ({ was: 'live', reset: 0 }) } as unknown as ModeRepository;
+    const loop = new ReconcileLoop(configServiceOf(config), repository, modes, feishu, new DirtyListener(notListening), new Metrics(), new Clock(), new ReadinessRegistry());
+    const internals = loop as unknown as { tick(): Promise<unknown>; batches: Set<Promise<void>> };
+    await internals.tick();
+    await Promise.all([...internals.batches]);
+    return { sent, passed: completions.filter((c) => c.message === 'not sent: its push slot had passed').length };
+  };
+
+  it('keeps its slot up to 500 ms late while its replica held the grid alone, only 15 ms once the budget was shared', async () => {
+    const alone = await pushLate(false);
+    const shared = await pushLate(true);
+    expect(alone.sent + alone.passed).toBe(60);
+    expect(shared.sent + shared.passed).toBe(60);
+    // alone: slots from 500 ms late on (about 30); shared: from 15 ms late on (about 6)
+    expect(alone.sent).toBeGreaterThanOrEqual(25);
+    expect(shared.sent).toBeLessThanOrEqual(12);
   });
 });

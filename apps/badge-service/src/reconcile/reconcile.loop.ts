@@ -355,6 +355,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     for (const t of tickets) this.sendWindow(scope).answered(t, answeredAt);
     try {
       const slot = await this.repository.reserveSlot(scope, this.owner, this.grid, RECONCILE.slotLeadMs);
+      // Held back by the join gap (another replica holds the budget alone): the push is claimed again later.
+      if (slot === null) return false;
       // Part of this replica's run of slots when it follows its last claim's and the budget is not shared: a retry
       // sent late for the send window (a slow answer before it) then keeps its slot as a claimed push would.
       this.slotRun(scope).claimed(slot.atMs, 1, slot.spacingMs, !slot.shared);

@@ -65,8 +65,9 @@ export class SendWindow {
 /**
  * Whether this replica holds every slot of the shared budget's grid (push_budget) over a stretch of time, in the
  * database's clock: the claims it made follow each other without a gap (each claim's first slot is the one after
- * the previous claim's last), none of them while the budget was shared. Another replica's claim, a retry's slot,
- * an idle budget, or a claim made while the budget counted as shared breaks the run.
+ * the previous claim's last), none of them while the budget was shared. Another replica's claim, an idle budget,
+ * or a claim made while the budget counted as shared ends the run (whose slots stay this replica's alone: another
+ * replica's come no sooner than SlotGrid's join gap after them).
  *
  * Only over such a run may a push leave later than its slot (SendWindow then keeps the count per window): with
  * several replicas sharing the grid, a push sent late lands among another replica's on-time pushes, which the
@@ -79,14 +80,11 @@ export class SlotRun {
 
   /**
    * A claim's slots: `n` slots from `firstSlotAt`, every `spacingMs` (the database's clock); `alone` false when the
-   * budget counted as shared for it (Claim.shared): the run ends.
+   * budget counted as shared for it (Claim.shared): they are not part of the run, which ends where it was (the next
+   * claim alone cannot follow it without a gap: these slots are between).
    */
   claimed(firstSlotAt: number, n: number, spacingMs: number, alone = true): void {
-    if (n <= 0) return;
-    if (!alone) {
-      this.since = this.until = Number.NaN;
-      return;
-    }
+    if (n <= 0 || !alone) return;
     // Slots are computed in float8 on both sides: a contiguous claim starts within a rounding error of `until`.
     if (!(Math.abs(firstSlotAt - this.until) < Math.min(1, spacingMs / 2))) this.since = firstSlotAt;
     this.until = firstSlotAt + n * spacingMs;

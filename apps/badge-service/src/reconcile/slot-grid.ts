@@ -14,7 +14,7 @@ export function slotGrid(rateLimit: number): SlotGrid {
       spacingMs: (1000 + RECONCILE.sharedJitterMs) / rateLimit,
       joinGapMs: 1000 + RECONCILE.sharedJitterMs + RECONCILE.maxSlotLatenessMs,
       memoryMs: RECONCILE.sharedMemoryMs,
-      standbySlackMs: RECONCILE.standbySlackMs,
+      unusedWithinMs: RECONCILE.unusedWithinMs,
     },
   };
 }
