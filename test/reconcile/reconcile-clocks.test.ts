@@ -110,11 +110,11 @@ describe('reconciler under skewed clocks and token rotation, against the emulato
   });
 
   it('a token rotated while pushes are in flight: each retry takes its own slot, so the quota still holds', async () => {
-    // 150 ms per answer: a few pushes in flight when the token goes. (The send window lets a push leave only a second
-    // after the answer of the push FEISHU_RATE_LIMIT before it, so at a full budget each answer's delay past ~13 ms
-    // makes the pushes later by as much per second, until they give their slots up past 500 ms late; at 400 ms the
-    // retries, which wait for their slots, came late enough for that.)
-    emulator = await startEmulatorProcess({ EMULATOR_RATE_LIMIT: String(RATE), EMULATOR_LATENCY_MS: '150' });
+    // 50 ms per answer: pushes in flight when the token goes. (The send window lets a push leave only a second after
+    // the answer of the push FEISHU_RATE_LIMIT before it, so at a full budget each answer's delay past ~13 ms makes
+    // the pushes later by as much per second, until they give their slots up past 500 ms late. At 400 ms, and in
+    // one CI run at 150 ms, the retries, which wait for their slots, came late enough for that: none was sent.)
+    emulator = await startEmulatorProcess({ EMULATOR_RATE_LIMIT: String(RATE), EMULATOR_LATENCY_MS: '50' });
     await seed(120);
     const app = await replica(0);
     const slots = jest.spyOn(app.get(ReconcileRepository), 'reserveSlot');
