@@ -1,6 +1,6 @@
 import { configServiceOf, loadConfig } from '@badges/config';
 import type { BadgeSender, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
-import type { Claim, Completion, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
+import type { Claim, ClaimedUser, Completion, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { ReadinessRegistry } from '../health/readiness.registry';
 import { Metrics } from '../metrics/metrics.service';
@@ -25,6 +25,23 @@ const notListening = {
   },
 } as unknown as DatabaseService;
 
+const APPLIED: SetAppBadgeResult = { outcome: 'applied', code: 0, httpStatus: 200, msg: 'success', logId: 'l', latencyMs: 1, tokenRefreshed: false };
+
+/** A claimed user with a pc badge to push, never pushed before. */
+const claimedUser = (userId: string): ClaimedUser => ({
+  tenantKey: '',
+  userIdType: 'open_id',
+  userId,
+  version: '1764115200000',
+  revision: '1',
+  desired: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } },
+  applied: { pc: null, mobile: null },
+  forceFull: false,
+  attempts: 0,
+  desiredChangedAt: new Date(),
+  leaseTakenOver: false,
+});
+
 describe('ReconcileLoop: a push never outlives its lease', () => {
   it('gives Feishu a deadline on the monotonic clock, which a step of the wall clock does not stretch', async () => {
     const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', RECONCILE_LEASE_MS: '30000' });
@@ -33,24 +50,12 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
     const feishu = {
       setAppBadge: async (_req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> => {
         seen.push({ deadlineAt: options.deadlineAt, monoAtCall: clock.monotonic() });
-        return { outcome: 'applied', code: 0, httpStatus: 200, msg: 'success', logId: 'l', latencyMs: 1, tokenRefreshed: false };
+        return APPLIED;
       },
     } as unknown as BadgeSender;
     const repository = { complete: async () => [] } as unknown as ReconcileRepository;
     const loop = new ReconcileLoop(configServiceOf(config), repository, {} as ModeRepository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
-    const user = {
-      tenantKey: '',
-      userIdType: 'open_id' as const,
-      userId: 'ou_1',
-      version: '1764115200000',
-      revision: '1',
-      desired: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } },
-      applied: { pc: null, mobile: null },
-      forceFull: false,
-      attempts: 0,
-      desiredChangedAt: new Date(),
-      leaseTakenOver: false,
-    };
+    const user = claimedUser('ou_1');
     const claimedAtMono = clock.monotonic();
     const claim: Claim = {
       users: [user],
@@ -83,28 +88,15 @@ describe('ReconcileLoop: a push late for its slot', () => {
     const feishu = {
       setAppBadge: async (): Promise<SetAppBadgeResult> => {
         sent++;
-        return { outcome: 'applied', code: 0, httpStatus: 200, msg: 'success', logId: 'l', latencyMs: 1, tokenRefreshed: false };
+        return APPLIED;
       },
     } as unknown as BadgeSender;
     const completions: Completion[] = [];
-    const user = (i: number) => ({
-      tenantKey: '',
-      userIdType: 'open_id' as const,
-      userId: `ou_${i}`,
-      version: '1764115200000',
-      revision: '1',
-      desired: { pc: { web_app: 1, gadget: 0 }, mobile: { web_app: 0, gadget: 0 } },
-      applied: { pc: null, mobile: null },
-      forceFull: false,
-      attempts: 0,
-      desiredChangedAt: new Date(),
-      leaseTakenOver: false,
-    });
     const repository = {
       ensureBudget: async () => undefined,
       claim: async (): Promise<Claim> => {
         const first = Date.now() - 1100;
-        return { users: Array.from({ length: 60 }, (_, i) => user(i)), firstSlotAt: first, spacingMs: 20, shared, budgetFreeAt: null, clockOffsetMs: 0, clockRttMs: 1, db: { firstSlotAt: first, budgetFreeAt: null } };
+        return { users: Array.from({ length: 60 }, (_, i) => claimedUser(`ou_${i}`)), firstSlotAt: first, spacingMs: 20, shared, budgetFreeAt: null, clockOffsetMs: 0, clockRttMs: 1, db: { firstSlotAt: first, budgetFreeAt: null } };
       },
       earliestDue: async () => null,
       complete: async (_owner: string, cs: Completion[]) => (completions.push(...cs), []),
