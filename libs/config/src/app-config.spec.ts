@@ -53,6 +53,28 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads numbers as plain decimals: a blank, hex, exponent, sign or fraction is refused by name, not read as 0 or off', () => {
+    // A blank limit was 0: the audit API's rate limit, the query limit and the push spacing off, HTTP on any port.
+    const bad = { AUDIT_API_RATE_LIMIT: ' ', DATABASE_QUERY_TIMEOUT_MS: '\t', PUSH_MIN_INTERVAL_MS: '  ', HTTP_PORT: '0x1F90', FEISHU_RATE_LIMIT: '5e1', RECONCILE_CONCURRENCY: '-4', RECONCILE_BATCH_SIZE: '8.5', RESYNC_BUDGET_SHARE: '1e-1' };
+    let err: unknown;
+    try {
+      loadConfig({ ...base, ...bad });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(Object.keys(bad).sort());
+    expect(problems.filter((p) => p.startsWith('RESYNC_BUDGET_SHARE'))).toEqual(['RESYNC_BUDGET_SHARE: must be a decimal number']);
+    expect(problems.filter((p) => p.startsWith('HTTP_PORT'))).toEqual(['HTTP_PORT: must be a whole number']);
+    for (const v of ['0x1F90', '5e1', '8.5']) expect((err as Error).message).not.toContain(v);
+
+    const c = loadConfig({ ...base, AUDIT_API_RATE_LIMIT: ' 600 ', HTTP_PORT: '8080', RESYNC_BUDGET_SHARE: '.25' });
+    expect([c.audit.rateLimitPerMinute, c.http.port, c.reconcile.resyncBudgetShare]).toEqual([600, 8080, 0.25]);
+    // An empty value is an unset one: the default.
+    expect(loadConfig({ ...base, AUDIT_API_RATE_LIMIT: '' }).audit.rateLimitPerMinute).toBe(12_000);
+  });
+
   it('lists every variable of the design contract', () => {
     for (const v of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'DATABASE_URL', 'FEISHU_BASE_URL', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_APP_TYPE', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'FEISHU_RATE_LIMIT', 'HTTP_PORT', 'AUDIT_API_TOKENS', 'BADGE_ROLES', 'AUDIT_RETENTION_DAYS']) {
       expect(CONFIG_VARIABLES).toContain(v);

@@ -5,7 +5,26 @@ import { parseAuditTokensFile, plainAuditTokens, ScopedAuditToken } from './audi
 export const ROLES = ['ingest', 'reconcile', 'api'] as const;
 export type Role = (typeof ROLES)[number];
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * Decimal digits only (surrounding spaces allowed). `z.coerce.number()` read a blank value as 0, which for several
+ * variables means "off" (AUDIT_API_RATE_LIMIT, DATABASE_QUERY_TIMEOUT_MS, PUSH_MIN_INTERVAL_MS) or "any port"
+ * (HTTP_PORT), and took `0x10` or `1e3` for 16 and 1000: a typo must stop start-up, not turn a limit off.
+ */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+/** A plain decimal fraction (`0.1`, `.25`, `1`), no exponent or hex. */
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^(\d+(\.\d*)?|\.\d+)$/, 'must be a decimal number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -271,7 +290,7 @@ export const ENV_SCHEMA = z.object({
   CONFLICT_RETRY_MS: int(0, 600000).default(200),
   RESYNC_AFTER_MS: int(60000, 30 * 86400000).default(86400000),
   RESYNC_INTERVAL_MS: int(1000, 86400000).default(300000),
-  RESYNC_BUDGET_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  RESYNC_BUDGET_SHARE: decimal(0, 1).default(0.1),
   // Fault injection for the crash-safety tests only: SIGKILL this process right after the Nth ingest database
   // commit, before its Kafka offsets are committed.
   TEST_CRASH_AFTER_INGEST_COMMITS: int(1, 1_000_000).optional(),
