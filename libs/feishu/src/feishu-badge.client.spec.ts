@@ -1,3 +1,4 @@
+import { ShadowBadgeSender } from './badge-sender';
 import { CustomAppTokenProvider } from './custom-app-token.provider';
 import { FeishuAuthError } from './feishu-auth.error';
 import { FeishuBadgeClient, type SetAppBadgeRequest } from './feishu-badge.client';
@@ -144,6 +145,21 @@ describe('FeishuBadgeClient', () => {
       const refused = await sut.setAppBadge(request, { beforeRetry: async () => false });
       expect(refused).toMatchObject({ outcome: 'auth', code: 99991663, tokenRefreshed: false });
       expect(transport.callsTo(BADGE)).toHaveLength(3);
+    });
+
+    it('asks beforeSend (the slot) once the token is in hand, before the first request only; a no sends nothing', async () => {
+      const order: string[] = [];
+      const beforeSend = async () => (order.push(`send check after ${transport.callsTo(TOKEN).length} token(s), ${transport.callsTo(BADGE).length} send(s)`), true);
+      transport.on(TOKEN, tokenAnswer('t-old'), tokenAnswer('t-new')).on(BADGE, badgeAnswer(400, 99991663), badgeAnswer(200, 0));
+      expect(await sut.setAppBadge(request, { beforeSend, beforeRetry: async () => true })).toMatchObject({ outcome: 'applied', tokenRefreshed: true });
+      expect(order).toEqual(['send check after 1 token(s), 0 send(s)']);
+
+      clock.advance(7);
+      const held = await sut.setAppBadge(request, { beforeSend: async () => (clock.advance(5), false) });
+      expect(held).toEqual({ outcome: 'not_sent', code: null, httpStatus: null, msg: 'not sent: held back by the caller before sending', logId: null, held: true, latencyMs: 5, tokenRefreshed: false });
+      expect(transport.callsTo(BADGE)).toHaveLength(2);
+      expect(await new ShadowBadgeSender().setAppBadge(request, { beforeSend: async () => false })).toMatchObject({ outcome: 'not_sent', held: true });
+      expect(await new ShadowBadgeSender().setAppBadge(request, { beforeSend: async () => true })).toMatchObject({ outcome: 'shadow' });
     });
 
     it('reports the retry outcome, whatever it is', async () => {

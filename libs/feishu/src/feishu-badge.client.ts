@@ -7,7 +7,7 @@ import type { FeishuLogger } from './feishu.logger';
 import { joinUrl } from './feishu-response';
 import type { HttpPostResult, HttpTransport } from './http.transport';
 import type { TenantTokenProvider } from './tenant-token.provider';
-import { BadgeSender } from './badge-sender';
+import { BadgeSender, HELD } from './badge-sender';
 
 // A thin client over Node's fetch rather than @larksuiteoapi/node-sdk: the SDK fetches tokens without
 // single-flight, never evicts a token Feishu calls invalid (99991663), retries nothing, and throws axios errors
@@ -42,6 +42,8 @@ export interface SetAppBadgeResult extends BadgeClassification {
    * something other than a FeishuAuthError.
    */
   readonly authFailure?: FeishuAuthFailure | 'provider_error';
+  /** True when beforeSend said no: nothing was sent, and the caller knows why. */
+  readonly held?: boolean;
 }
 
 /** How one call may spend its time and quota. */
@@ -56,6 +58,12 @@ export interface SetAppBadgeOptions {
    * in the rate budget), false to return the refusal instead of retrying.
    */
   readonly beforeRetry?: () => Promise<boolean>;
+  /**
+   * Before the first attempt leaves, once its token is in hand: resolves true once the request may be sent (its push
+   * slot not passed, a place in the send window taken), false to send nothing (the result is `not_sent`, `held`).
+   * A token request, which may take a round trip or more, then never makes a push leave later than its slot allows.
+   */
+  readonly beforeSend?: () => Promise<boolean>;
 }
 
 export interface FeishuBadgeClientOptions {
@@ -70,7 +78,9 @@ type Attempt =
       readonly kind: 'no_token';
       readonly classification: BadgeClassification;
       readonly authFailure: FeishuAuthFailure | 'provider_error';
-    };
+    }
+  /** beforeSend said no: nothing sent. */
+  | { readonly kind: 'held' };
 
 export class FeishuBadgeClient extends BadgeSender {
   private readonly baseUrl: string;
@@ -91,16 +101,19 @@ export class FeishuBadgeClient extends BadgeSender {
   /** Never throws for Feishu or network outcomes: every answer is classified. */
   async setAppBadge(req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> {
     const startedAt = this.clock.now();
-    const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult => ({
-      ...attempt.classification,
-      latencyMs: Math.max(0, this.clock.now() - startedAt),
-      tokenRefreshed,
-      ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
-    });
+    const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult =>
+      attempt.kind === 'held'
+        ? { ...HELD, latencyMs: Math.max(0, this.clock.now() - startedAt), tokenRefreshed }
+        : {
+            ...attempt.classification,
+            latencyMs: Math.max(0, this.clock.now() - startedAt),
+            tokenRefreshed,
+            ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
+          };
 
-    const first = await this.attempt(req, options.deadlineAt);
+    const first = await this.attempt(req, options.deadlineAt, options.beforeSend);
     // 'auth' from an answer means an auth code (classifyBadgeResponse); a 5xx carrying one stays transient.
-    if (first.kind === 'no_token' || first.classification.outcome !== 'auth') {
+    if (first.kind !== 'answered' || first.classification.outcome !== 'auth') {
       return finish(first, false);
     }
     // Feishu refused the token (99991661/3/4/71, at any HTTP status): drop it and retry exactly once.
@@ -118,7 +131,7 @@ export class FeishuBadgeClient extends BadgeSender {
     return finish(second, second.kind === 'answered');
   }
 
-  private async attempt(req: SetAppBadgeRequest, deadlineAt: number | undefined): Promise<Attempt> {
+  private async attempt(req: SetAppBadgeRequest, deadlineAt: number | undefined, beforeSend?: () => Promise<boolean>): Promise<Attempt> {
     let token: string;
     try {
       token = await this.withinDeadline(this.tokens.getToken(req.tenantKey), deadlineAt);
@@ -126,6 +139,7 @@ export class FeishuBadgeClient extends BadgeSender {
       if (err instanceof DeadlinePassed) return notSent('');
       return noToken(err);
     }
+    if (beforeSend && !(await beforeSend())) return { kind: 'held' };
     const left = deadlineAt === undefined ? this.timeoutMs : Math.min(this.timeoutMs, Math.floor(deadlineAt - this.clock.now()));
     // A request with almost no time left would be cut off on the wire: an ambiguous answer for nothing.
     if (left < MIN_SEND_WINDOW_MS) return notSent(token);

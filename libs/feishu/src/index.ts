@@ -17,4 +17,4 @@ export type { ClientBadgeNum, FeishuBadgeClientOptions, SetAppBadgeOptions, SetA
 export { FeishuBadgeClient } from './feishu-badge.client';
 export type { EventCallback, EventCallbackOptions, EventCallbackRejection, EventMeta, SignatureVerdict, SignedRequest } from './feishu-event-callback';
 export { decodeEventCallback, decryptEventBody, SIGNATURE_MAX_SKEW_MS, verifyEventSignature } from './feishu-event-callback';
-export { BadgeSender, ShadowBadgeSender } from './badge-sender';
+export { BadgeSender, HELD, ShadowBadgeSender } from './badge-sender';

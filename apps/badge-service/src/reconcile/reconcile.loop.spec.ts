@@ -1,5 +1,5 @@
 import { configServiceOf, loadConfig } from '@badges/config';
-import type { BadgeSender, SetAppBadgeOptions, SetAppBadgeRequest, SetAppBadgeResult } from '@badges/feishu';
+import { type BadgeSender, HELD, type SetAppBadgeOptions, type SetAppBadgeRequest, type SetAppBadgeResult } from '@badges/feishu';
 import type { Claim, ClaimedUser, Completion, DatabaseService, ModeRepository, ReconcileRepository } from '@badges/store';
 import { Clock } from '../common/clock';
 import { ReadinessRegistry } from '../health/readiness.registry';
@@ -78,15 +78,16 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
 
 describe('ReconcileLoop: a push late for its slot', () => {
   /**
-   * One claim of 60 slots 20 ms apart, the first 1,100 ms ago (an event loop that stalled): sent late are those at
-   * most 500 ms late when this replica held the grid alone (its send window keeps the count), at most 15 ms late
-   * when the budget was shared (only the grid's spacing keeps the count then).
+   * One claim of `users` slots 20 ms apart, the first `lateMs` ago, sent through a sender that, as FeishuBadgeClient
+   * does, asks beforeSend once its token is in hand, the token taking `tokenMs`.
    */
-  const pushLate = async (shared: boolean): Promise<{ sent: number; passed: number }> => {
+  const pushLate = async (shared: boolean, { lateMs = 0, tokenMs = 0, users = 60 } = {}): Promise<{ sent: number; passed: number }> => {
     const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', FEISHU_RATE_LIMIT: '100' });
     let sent = 0;
     const feishu = {
-      setAppBadge: async (): Promise<SetAppBadgeResult> => {
+      setAppBadge: async (_req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> => {
+        if (tokenMs > 0) await new Promise((resolve) => setTimeout(resolve, tokenMs)); // the token request's round trip
+        if (options.beforeSend && !(await options.beforeSend())) return { ...HELD, latencyMs: tokenMs, tokenRefreshed: false };
         sent++;
         return APPLIED;
       },
@@ -95,8 +96,8 @@ describe('ReconcileLoop: a push late for its slot', () => {
     const repository = {
       ensureBudget: async () => undefined,
       claim: async (): Promise<Claim> => {
-        const first = Date.now() - 1100;
-        return { users: Array.from({ length: 60 }, (_, i) => claimedUser(`ou_${i}`)), firstSlotAt: first, spacingMs: 20, shared, budgetFreeAt: null, clockOffsetMs: 0, clockRttMs: 1, db: { firstSlotAt: first, budgetFreeAt: null } };
+        const first = Date.now() - lateMs;
+        return { users: Array.from({ length: users }, (_, i) => claimedUser(`ou_${i}`)), firstSlotAt: first, spacingMs: 20, shared, budgetFreeAt: null, clockOffsetMs: 0, clockRttMs: 1, db: { firstSlotAt: first, budgetFreeAt: null } };
       },
       earliestDue: async () => null,
       complete: async (_owner: string, cs: Completion[]) => (completions.push(...cs), []),
@@ -109,13 +110,25 @@ describe('ReconcileLoop: a push late for its slot', () => {
     return { sent, passed: completions.filter((c) => c.message === 'not sent: its push slot had passed').length };
   };
 
+  // 60 slots, the first 1,100 ms ago (an event loop that stalled): sent late are those at most 500 ms late when this
+  // replica held the grid alone (its send window keeps the count), at most 15 ms late when the budget was shared
+  // (only the grid's spacing keeps the count then).
   it('keeps its slot up to 500 ms late while its replica held the grid alone, only 15 ms once the budget was shared', async () => {
-    const alone = await pushLate(false);
-    const shared = await pushLate(true);
+    const alone = await pushLate(false, { lateMs: 1100 });
+    const shared = await pushLate(true, { lateMs: 1100 });
     expect(alone.sent + alone.passed).toBe(60);
     expect(shared.sent + shared.passed).toBe(60);
     // alone: slots from 500 ms late on (about 30); shared: from 15 ms late on (about 6)
     expect(alone.sent).toBeGreaterThanOrEqual(25);
     expect(shared.sent).toBeLessThanOrEqual(12);
+  });
+
+  // Slots from now on, each push's token taking 100 ms (a store tenant's first push, a refused token): judged once
+  // the token is in hand, each is 100 ms late, past the 15 ms bound; the 500 ms one needs the last window's slots
+  // held, which a run that starts now does not. Judged before the token request, all would have left "on time".
+  it('judges the slot once the token is in hand: a token that takes 100 ms gives the slot up', async () => {
+    expect(await pushLate(true, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10 });
+    expect(await pushLate(false, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10 });
+    expect(await pushLate(true, { users: 10 })).toEqual({ sent: 10, passed: 0 });
   });
 });

@@ -258,17 +258,24 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
     const tickets: SendTicket[] = [];
-    const verdict = await this.takeSend(scope, slotAt, deadlineAt, tickets);
-    if (verdict !== null) return verdict(u);
+    // The slot and the send window are checked once the token is in hand (beforeSend): a token request (a store
+    // tenant's first push, a token Feishu refused) that runs past the slot gives the slot up like any late push,
+    // rather than sending late into a window another replica's pushes may fill.
+    const held: { verdict: ((u: ClaimedUser) => Completion) | null } = { verdict: null };
     const r = await this.feishu
       .setAppBadge(
         { tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan },
-        { deadlineAt, beforeRetry: () => this.slotForRetry(scope, deadlineAt, tickets) },
+        {
+          deadlineAt,
+          beforeSend: async () => (held.verdict = await this.takeSend(scope, slotAt, deadlineAt, tickets)) === null,
+          beforeRetry: () => this.slotForRetry(scope, deadlineAt, tickets),
+        },
       )
       .finally(() => {
         const at = this.clock.monotonic();
         for (const t of tickets) this.sendWindow(scope).answered(t, at);
       });
+    if (r.held && held.verdict !== null) return held.verdict(u);
     this.metrics.pushes.inc({ outcome: r.outcome, code: String(r.code ?? r.httpStatus ?? 'none') });
     this.metrics.pushSeconds.observe(r.latencyMs / 1000);
     if (r.tokenRefreshed) this.metrics.tokenRefreshes.inc();
