@@ -2,7 +2,7 @@ import { CustomAppTokenProvider } from './custom-app-token.provider';
 import { FeishuAuthError } from './feishu-auth.error';
 import { FEISHU_PATH } from './feishu.constants';
 import { FakeClock } from './testing/fake-clock';
-import { deferred, jsonResponse, networkError, StrictFakeTransport } from './testing/strict-fake-transport';
+import { deferred, jsonResponse, networkError, settled, StrictFakeTransport } from './testing/strict-fake-transport';
 import type { HttpPostResult } from './http.transport';
 
 const BASE_URL = 'http://feishu.test';
@@ -59,14 +59,37 @@ describe('CustomAppTokenProvider', () => {
     await expect(sut.getToken('')).resolves.toBe('t-2');
   });
 
-  it('refreshes 5 minutes before expiry by default', async () => {
-    transport.on(PATH, tokenAnswer('t-1', 7200), tokenAnswer('t-2', 7200));
+  it('refreshes 5 minutes before expiry by default, answering the still-valid token meanwhile without waiting', async () => {
+    const refresh = deferred<HttpPostResult>();
+    transport.on(PATH, tokenAnswer('t-1', 7200), () => refresh.promise);
     await sut.getToken('');
 
     clock.advance((7200 - 300) * 1000 - 1);
     await expect(sut.getToken('')).resolves.toBe('t-1');
+    expect(transport.calls).toHaveLength(1);
     clock.advance(1);
+    // The refresh is under way and unanswered: callers still get the old token, valid 5 more minutes, at once.
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    expect(transport.calls).toHaveLength(2);
+
+    refresh.resolve(tokenAnswer('t-2', 7200));
+    await settled();
     await expect(sut.getToken('')).resolves.toBe('t-2');
+    expect(transport.calls).toHaveLength(2);
+  });
+
+  it('waits for the refresh in flight once the cached token has expired', async () => {
+    const refresh = deferred<HttpPostResult>();
+    transport.on(PATH, tokenAnswer('t-1', 7200), () => refresh.promise);
+    await sut.getToken('');
+    clock.advance((7200 - 300) * 1000);
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+
+    clock.advance(300 * 1000);
+    const waiting = sut.getToken('');
+    refresh.resolve(tokenAnswer('t-2', 7200));
+    await expect(waiting).resolves.toBe('t-2');
     expect(transport.calls).toHaveLength(2);
   });
 
@@ -76,7 +99,10 @@ describe('CustomAppTokenProvider', () => {
 
     clock.advance(29_999);
     await expect(sut.getToken('')).resolves.toBe('t-1');
+    expect(transport.calls).toHaveLength(1);
     clock.advance(1);
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    await settled();
     await expect(sut.getToken('')).resolves.toBe('t-2');
   });
 
@@ -87,22 +113,34 @@ describe('CustomAppTokenProvider', () => {
 
     clock.advance(7_190_000 - 1);
     await expect(sut.getToken('')).resolves.toBe('t-1');
+    expect(transport.calls).toHaveLength(1);
     clock.advance(1);
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    await settled();
     await expect(sut.getToken('')).resolves.toBe('t-2');
     expect(transport.calls.map((c) => c.timeoutMs)).toEqual([750, 750]);
   });
 
-  it('keeps serving the cached token when an early refresh fails, and retries the refresh later', async () => {
-    transport.on(PATH, tokenAnswer('t-1', 7200), jsonResponse(503, null), tokenAnswer('t-2', 7200));
+  it('keeps serving the cached token when an early refresh fails, warns once, and retries the refresh later', async () => {
+    const warnings: string[] = [];
+    sut = new CustomAppTokenProvider(transport, { baseUrl: BASE_URL, appId: 'cli_app', appSecret: SECRET }, clock, { debug: () => undefined, warn: (_f, msg) => warnings.push(msg) });
+    const failing = deferred<HttpPostResult>();
+    transport.on(PATH, tokenAnswer('t-1', 7200), () => failing.promise, tokenAnswer('t-2', 7200));
     await sut.getToken('');
     clock.advance((7200 - 60) * 1000);
 
-    await expect(sut.getToken('')).resolves.toBe('t-1');
+    for (let i = 0; i < 5; i++) await expect(sut.getToken('')).resolves.toBe('t-1'); // one refresh for all five
+    failing.resolve(jsonResponse(503, null));
+    await settled();
     await expect(sut.getToken('')).resolves.toBe('t-1');
     expect(transport.calls).toHaveLength(2);
+    expect(warnings).toEqual(['Feishu token refresh failed; using the cached token until it expires']);
 
     clock.advance(10_000);
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    await settled();
     await expect(sut.getToken('')).resolves.toBe('t-2');
+    expect(transport.calls).toHaveLength(3);
   });
 
   it('fails once the cached token has expired and the refresh fails', async () => {

@@ -6,7 +6,7 @@ import { FEISHU_PATH } from './feishu.constants';
 import type { HttpPostResult } from './http.transport';
 import type { TenantTokenProvider } from './tenant-token.provider';
 import { FakeClock } from './testing/fake-clock';
-import { jsonResponse, networkError, StrictFakeTransport } from './testing/strict-fake-transport';
+import { jsonResponse, networkError, settled, StrictFakeTransport } from './testing/strict-fake-transport';
 
 const BASE_URL = 'http://feishu.test';
 const BADGE = FEISHU_PATH.APP_BADGE_SET;
@@ -292,6 +292,7 @@ describe('FeishuBadgeClient', () => {
     await sut.setAppBadge(request);
     clock.advance((7200 - 60) * 1000);
     await sut.setAppBadge(request);
+    await settled(); // the refresh behind the cached token, and its 503
 
     const logged = JSON.stringify(lines);
     expect(lines.map((l) => (l as [string])[0])).toEqual(['debug', 'debug', 'debug', 'warn']);

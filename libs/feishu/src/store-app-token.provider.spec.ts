@@ -4,7 +4,7 @@ import type { FeishuLogger } from './feishu.logger';
 import type { HttpPostResult } from './http.transport';
 import { StoreAppTokenProvider } from './store-app-token.provider';
 import { FakeClock } from './testing/fake-clock';
-import { deferred, jsonResponse, networkError, StrictFakeTransport } from './testing/strict-fake-transport';
+import { deferred, jsonResponse, networkError, settled, StrictFakeTransport } from './testing/strict-fake-transport';
 
 const BASE_URL = 'http://feishu.test';
 const SECRET = 'store-secret-0123456789abcdef';
@@ -167,6 +167,8 @@ describe('StoreAppTokenProvider', () => {
     clock.advance((3600 - 300) * 1000);
     transport.on(TENANT_TOKEN, tenantToken('t-a2', 3600));
 
+    await expect(sut.getToken('tenant-a')).resolves.toBe('t-a1'); // still valid: refreshed behind it
+    await settled();
     await expect(sut.getToken('tenant-a')).resolves.toBe('t-a2');
     await expect(sut.getToken('tenant-b')).resolves.toBe('t-b1');
 

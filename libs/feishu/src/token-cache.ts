@@ -30,23 +30,31 @@ export class TokenCache {
     private readonly refreshRetryMs: number = TOKEN_REFRESH_RETRY_MS,
   ) {}
 
+  /**
+   * The cached token while it is fresh. Inside the refresh margin the cached token is answered at once and the
+   * refresh runs behind it: Feishu issues a new token in an old one's last 30 minutes and keeps the old one valid
+   * until it expires, so no push waits a round trip for a refresh (a slot it would miss). Only without a valid token
+   * (the first call, after invalidate, after expiry) does the caller wait for the fetch.
+   */
   async get(key: string, fetch: () => Promise<FetchedToken>): Promise<string> {
     const cached = this.entries.get(key);
-    if (cached && this.clock.now() < cached.refreshAt) return cached.token;
-    try {
-      return await this.fetchOnce(key, fetch);
-    } catch (err) {
-      // A failed early refresh is not an outage: the old token still works until it expires.
-      const current = this.entries.get(key);
-      if (current && this.clock.now() < current.expiresAt) {
+    const now = this.clock.now();
+    if (cached && now < cached.refreshAt) return cached.token;
+    if (cached && now < cached.expiresAt) {
+      // One refresh, and one warning if it fails, however many callers arrive while it runs.
+      if (this.inflight.has(key)) return cached.token;
+      this.fetchOnce(key, fetch).catch(() => {
+        // A failed early refresh is not an outage: the old token still works until it expires (fetchOnce put the
+        // next attempt refreshRetryMs away).
+        const current = this.entries.get(key);
         this.logger?.warn(
-          { token: this.label, key, expiresInMs: current.expiresAt - this.clock.now() },
+          { token: this.label, key, expiresInMs: current ? current.expiresAt - this.clock.now() : 0 },
           'Feishu token refresh failed; using the cached token until it expires',
         );
-        return current.token;
-      }
-      throw err;
+      });
+      return cached.token;
     }
+    return this.fetchOnce(key, fetch);
   }
 
   invalidate(key: string, token: string): boolean {
