@@ -1,8 +1,10 @@
 import { Client } from 'pg';
 import { DataSource, type QueryRunner } from 'typeorm';
-import { CLIENT_TIMEOUT_GRACE_MS, openDatabase, withoutQueryLimit } from '@badges/store';
+import { CLIENT_TIMEOUT_GRACE_MS, DIRTY_CHANNEL, NOTIFY_DIRTY_SQL, openDatabase, withoutQueryLimit } from '@badges/store';
+import { listenOn } from '../../libs/store/src/channel-listener';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { FreezingProxy, freezingProxy } from '../support/freezing-proxy';
+import { waitFor } from '../support/kafka';
 
 jest.setTimeout(60_000);
 
@@ -106,5 +108,50 @@ describe('DATABASE_QUERY_TIMEOUT_MS: a query never waits on Postgres for ever', 
     const untimed = await open(0);
     const slept = await within(untimed.query('SELECT pg_sleep(1.2) AS slept'), 20_000);
     expect(slept.settled).toBe('resolved');
+  });
+});
+
+describe('the LISTEN connection notices a Postgres that stopped answering', () => {
+  let db: TestDatabase;
+  let proxy: FreezingProxy;
+  beforeAll(async () => {
+    db = await createTestDatabase('listenbeat');
+    proxy = await freezingProxy(db.url);
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await db.drop();
+  });
+
+  // Frozen, the connection neither errs nor closes: without the heartbeat it stays open and silent for good, and
+  // the reconciler is back on its poll until a restart.
+  it('reconnects after an unanswered heartbeat and hears notifications again', async () => {
+    const got: (string | undefined)[] = [];
+    const failures: string[] = [];
+    let connections = 0;
+    const sub = listenOn(proxy.url, 'test-listenbeat', DIRTY_CHANNEL, { notify: (p) => got.push(p), connected: () => connections++, failed: (_phase, message) => failures.push(message) }, { heartbeatMs: 200, heartbeatTimeoutMs: 300 });
+    const notify = (payload: string) => db.ds.query(NOTIFY_DIRTY_SQL, [payload]);
+    try {
+      await waitFor('the LISTEN connection', () => connections === 1);
+      await notify('1');
+      await waitFor('the first notification', () => got.length === 1);
+
+      proxy.freeze();
+      await waitFor('the reconnection through the proxy', () => connections === 2, 10_000);
+      expect(failures).toEqual(['no answer to a heartbeat within 300 ms']);
+      await notify('2');
+      await waitFor('a notification after the reconnection', () => got.includes('2'));
+      expect(got).toEqual(['1', '2']);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  it('closes at once on a frozen connection, where the end is never acknowledged', async () => {
+    let connections = 0;
+    const sub = listenOn(proxy.url, 'test-listenbeat', DIRTY_CHANNEL, { notify: () => undefined, connected: () => connections++ }, { heartbeatMs: 60_000 });
+    await waitFor('the LISTEN connection', () => connections === 1);
+    proxy.freeze();
+    expect((await within(sub.close(), 5_000)).settled).toBe('resolved');
   });
 });

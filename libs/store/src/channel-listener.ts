@@ -17,18 +17,39 @@ export interface ChannelSubscription {
 
 export const RECONNECT_MS = 1000;
 
+/**
+ * How often the idle LISTEN connection proves it is alive, and how long an answer may take. A Postgres that stops
+ * answering without closing the connection (a failover, a partition that drops packets) would otherwise leave it
+ * open and silent for good: no error, no notification, the reconciler back on its poll until a restart.
+ */
+export interface HeartbeatOptions {
+  readonly heartbeatMs?: number;
+  readonly heartbeatTimeoutMs?: number;
+}
+export const HEARTBEAT_MS = 15_000;
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
+/** How long close() waits for the server to acknowledge the end of the connection. */
+const CLOSE_MS = 1_000;
+
+function destroy(c: Client): void {
+  (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+}
+
 /** A Postgres identifier the channel is LISTENed under; anything else is refused, so no text reaches SQL unchecked. */
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * LISTENs on `channel` over a connection of its own (outside the pool: it stays open and idle), reconnecting
- * RECONNECT_MS after any failure until closed.
+ * RECONNECT_MS after any failure, a heartbeat left unanswered included, until closed.
  */
-export function listenOn(url: string, applicationName: string, channel: string, handlers: ChannelHandlers): ChannelSubscription {
+export function listenOn(url: string, applicationName: string, channel: string, handlers: ChannelHandlers, options: HeartbeatOptions = {}): ChannelSubscription {
   if (!CHANNEL.test(channel)) throw new Error(`not a channel name: ${JSON.stringify(channel)}`);
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   let closed = false;
   let client: Client | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let beat: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
     if (closed) return;
@@ -39,6 +60,7 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     const retry = (phase: 'connect' | 'lost', e: unknown) => {
       if (failed) return;
       failed = true;
+      clearInterval(beat);
       c.removeAllListeners();
       c.on('error', () => undefined);
       void c.end().catch(() => undefined);
@@ -57,7 +79,21 @@ export function listenOn(url: string, applicationName: string, channel: string, 
       if (!closed) handlers.connected?.();
     } catch (e) {
       retry('connect', e);
+      return;
     }
+    if (closed) return;
+    beat = setInterval(() => {
+      const unanswered = setTimeout(() => {
+        retry('lost', new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`));
+        destroy(c); // end() waits for the server, which is not answering
+      }, heartbeatTimeoutMs);
+      unanswered.unref();
+      c.query('SELECT 1').then(
+        () => clearTimeout(unanswered),
+        () => clearTimeout(unanswered), // an error also emits 'error' on the client: retried there
+      );
+    }, heartbeatMs);
+    beat.unref();
   };
 
   void connect();
@@ -65,7 +101,16 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     async close() {
       closed = true;
       clearTimeout(timer);
-      await client?.end().catch(() => undefined);
+      clearInterval(beat);
+      if (client === undefined) return;
+      // A server that stopped answering never acknowledges the end: the socket is closed after a moment anyway.
+      let waited: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        client.end().then(() => true, () => true),
+        new Promise<false>((resolve) => (waited = setTimeout(() => resolve(false), CLOSE_MS))),
+      ]);
+      clearTimeout(waited);
+      if (!ended) destroy(client);
     },
   };
 }
