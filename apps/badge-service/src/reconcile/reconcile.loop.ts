@@ -52,7 +52,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     log: this.log,
   });
   /** The database's clock minus ours (stored times and push slots are in the database's clock). */
-  private readonly dbClock = new ClockOffset();
+  private readonly dbClock: ClockOffset;
   /** Store apps: the tenant served last, so the next tick starts after it (round robin over tenants). */
   private scopeCursor: string | null = null;
   /** Whether the database has been put in this replica's FEISHU_MODE (ModeRepository.enter), done before any claim. */
@@ -75,6 +75,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     const r = this.config.reconcile;
     this.policy = { minIntervalMs: r.minIntervalMs, conflictRetryMs: r.conflictRetryMs, backoffBaseMs: r.backoffBaseMs, backoffMaxMs: r.backoffMaxMs };
     this.grid = slotGrid(this.config.feishu.rateLimit);
+    this.dbClock = new ClockOffset(clock);
     readiness.register('reconcile', () => {
       const age = this.clock.now() - this.lastTickAt;
       return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };
@@ -147,6 +148,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       // The lease is measured from before the claim on the monotonic clock: a step of the wall clock cannot
       // stretch a push past it.
       const claimedAtMono = this.clock.monotonic();
+      const wallMinusMono = this.clock.now() - claimedAtMono;
       const claim = await this.repository.claim({
         scope,
         tenantFilter: store ? scope : null,
@@ -160,7 +162,8 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
         now: () => this.clock.now(),
         mode: this.config.feishu.mode,
       });
-      this.dbClock.sample(claim.clockOffsetMs, claim.clockRttMs, this.clock.now());
+      // A sample whose local readings straddle a step of the wall clock says nothing about the offset.
+      if (Math.abs(this.clock.now() - this.clock.monotonic() - wallMinusMono) <= 1) this.dbClock.sample(claim.clockOffsetMs, claim.clockRttMs);
       if (store) this.scopeCursor = scope;
       if (claim.users.length > 0) {
         claimed += claim.users.length;
