@@ -144,7 +144,8 @@ export class Replica {
       if (this.countingSlotsMissed) this.slotsMissed++;
       return this.decided(i, deferred(u, 0, SLOT_PASSED), `late by ${Math.round(now - i.slotAt)} ms`);
     }
-    // end of mirrored code
+    // end of mirrored code. The loop checks the slot again, with its send window, once the token is in hand
+    // (beforeSend); here tokens take no virtual time, so that check would say what this one did.
     const arrival = this.feishu.nextArrival(this.owner);
     i.plan = plan;
     i.result = this.client.setAppBadge({ tenantKey: u.tenantKey, userId: u.userId, userIdType: u.userIdType, version: u.version, ...plan });

@@ -143,6 +143,20 @@ describe('CustomAppTokenProvider', () => {
     expect(transport.calls).toHaveLength(3);
   });
 
+  it('does not claim to use a cached token that was invalidated while its refresh ran and failed', async () => {
+    const warnings: string[] = [];
+    sut = new CustomAppTokenProvider(transport, { baseUrl: BASE_URL, appId: 'cli_app', appSecret: SECRET }, clock, { debug: () => undefined, warn: (_f, msg) => warnings.push(msg) });
+    const failing = deferred<HttpPostResult>();
+    transport.on(PATH, tokenAnswer('t-1', 7200), () => failing.promise);
+    await sut.getToken('');
+    clock.advance((7200 - 60) * 1000);
+    await expect(sut.getToken('')).resolves.toBe('t-1');
+    sut.invalidate('', 't-1');
+    failing.resolve(jsonResponse(503, null));
+    await settled();
+    expect(warnings).toEqual(['Feishu token refresh failed, and no cached token is left']);
+  });
+
   it('fails once the cached token has expired and the refresh fails', async () => {
     transport.on(PATH, tokenAnswer('t-1', 7200), networkError('timeout'));
     await sut.getToken('');

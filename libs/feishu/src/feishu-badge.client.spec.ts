@@ -154,12 +154,23 @@ describe('FeishuBadgeClient', () => {
       expect(await sut.setAppBadge(request, { beforeSend, beforeRetry: async () => true })).toMatchObject({ outcome: 'applied', tokenRefreshed: true });
       expect(order).toEqual(['send check after 1 token(s), 0 send(s)']);
 
-      clock.advance(7);
+      // The time beforeSend waits (for the caller's send window) is not Feishu's latency.
       const held = await sut.setAppBadge(request, { beforeSend: async () => (clock.advance(5), false) });
-      expect(held).toEqual({ outcome: 'not_sent', code: null, httpStatus: null, msg: 'not sent: held back by the caller before sending', logId: null, held: true, latencyMs: 5, tokenRefreshed: false });
-      expect(transport.callsTo(BADGE)).toHaveLength(2);
+      expect(held).toEqual({ outcome: 'not_sent', code: null, httpStatus: null, msg: 'not sent: held back by the caller before sending', logId: null, held: true, latencyMs: 0, tokenRefreshed: false });
+      transport.on(BADGE, () => (clock.advance(40), badgeAnswer(200, 0)));
+      expect(await sut.setAppBadge(request, { beforeSend: async () => (clock.advance(300), true) })).toMatchObject({ outcome: 'applied', latencyMs: 40 });
+      expect(transport.callsTo(BADGE)).toHaveLength(3);
       expect(await new ShadowBadgeSender().setAppBadge(request, { beforeSend: async () => false })).toMatchObject({ outcome: 'not_sent', held: true });
       expect(await new ShadowBadgeSender().setAppBadge(request, { beforeSend: async () => true })).toMatchObject({ outcome: 'shadow' });
+    });
+
+    it('does not retry without a fresh token in hand: the retry would fetch it after its slot', async () => {
+      transport.on(TOKEN, tokenAnswer('t-old'), networkError('network')).on(BADGE, badgeAnswer(400, 99991663));
+      let slots = 0;
+      const r = await sut.setAppBadge(request, { beforeRetry: async () => (slots++, true) });
+      expect(r).toMatchObject({ outcome: 'auth', code: 99991663, tokenRefreshed: false });
+      expect(slots).toBe(0);
+      expect(transport.callsTo(BADGE)).toHaveLength(1);
     });
 
     it('reports the retry outcome, whatever it is', async () => {

@@ -33,7 +33,7 @@ export interface SetAppBadgeRequest {
 }
 
 export interface SetAppBadgeResult extends BadgeClassification {
-  /** From the first token request to the last answer, retry included. */
+  /** From the first token request to the last answer, retry included, less the time beforeSend waited. */
   readonly latencyMs: number;
   /** True when Feishu refused the token, it was invalidated and the call was retried with a fresh one. */
   readonly tokenRefreshed: boolean;
@@ -101,17 +101,30 @@ export class FeishuBadgeClient extends BadgeSender {
   /** Never throws for Feishu or network outcomes: every answer is classified. */
   async setAppBadge(req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> {
     const startedAt = this.clock.now();
+    // Time spent waiting in beforeSend (for a place in the caller's send window) is queueing, not Feishu's latency.
+    let waitedMs = 0;
+    const beforeSend =
+      options.beforeSend &&
+      (async () => {
+        const from = this.clock.now();
+        try {
+          return await options.beforeSend!();
+        } finally {
+          waitedMs += this.clock.now() - from;
+        }
+      });
+    const latencyMs = () => Math.max(0, this.clock.now() - startedAt - waitedMs);
     const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult =>
       attempt.kind === 'held'
-        ? { ...HELD, latencyMs: Math.max(0, this.clock.now() - startedAt), tokenRefreshed }
+        ? { ...HELD, latencyMs: latencyMs(), tokenRefreshed }
         : {
             ...attempt.classification,
-            latencyMs: Math.max(0, this.clock.now() - startedAt),
+            latencyMs: latencyMs(),
             tokenRefreshed,
             ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
           };
 
-    const first = await this.attempt(req, options.deadlineAt, options.beforeSend);
+    const first = await this.attempt(req, options.deadlineAt, beforeSend);
     // 'auth' from an answer means an auth code (classifyBadgeResponse); a 5xx carrying one stays transient.
     if (first.kind !== 'answered' || first.classification.outcome !== 'auth') {
       return finish(first, false);
@@ -123,9 +136,13 @@ export class FeishuBadgeClient extends BadgeSender {
       'Feishu refused the tenant token; retrying once with a fresh one',
     );
     if (options.beforeRetry) {
-      // The fresh token first, so that nothing is awaited between the retry's slot and its send.
-      await this.withinDeadline(this.tokens.getToken(req.tenantKey), options.deadlineAt).catch(() => undefined);
-      if (!(await options.beforeRetry())) return finish(first, false);
+      // The fresh token first, so that nothing is awaited between the retry's slot and its send; without one there
+      // is no retry (the second attempt would fetch it again, after its slot).
+      const fresh = await this.withinDeadline(this.tokens.getToken(req.tenantKey), options.deadlineAt).then(
+        () => true,
+        () => false,
+      );
+      if (!fresh || !(await options.beforeRetry())) return finish(first, false);
     }
     const second = await this.attempt(req, options.deadlineAt);
     return finish(second, second.kind === 'answered');

@@ -45,12 +45,11 @@ export class TokenCache {
       if (this.inflight.has(key)) return cached.token;
       this.fetchOnce(key, fetch).catch(() => {
         // A failed early refresh is not an outage: the old token still works until it expires (fetchOnce put the
-        // next attempt refreshRetryMs away).
+        // next attempt refreshRetryMs away). Unless it was invalidated or expired meanwhile: the next caller fetches.
         const current = this.entries.get(key);
-        this.logger?.warn(
-          { token: this.label, key, expiresInMs: current ? current.expiresAt - this.clock.now() : 0 },
-          'Feishu token refresh failed; using the cached token until it expires',
-        );
+        const leftMs = current ? current.expiresAt - this.clock.now() : 0;
+        if (leftMs > 0) this.logger?.warn({ token: this.label, key, expiresInMs: leftMs }, 'Feishu token refresh failed; using the cached token until it expires');
+        else this.logger?.warn({ token: this.label, key }, 'Feishu token refresh failed, and no cached token is left');
       });
       return cached.token;
     }

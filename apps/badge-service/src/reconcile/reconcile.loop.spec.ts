@@ -81,11 +81,13 @@ describe('ReconcileLoop: a push late for its slot', () => {
    * One claim of `users` slots 20 ms apart, the first `lateMs` ago, sent through a sender that, as FeishuBadgeClient
    * does, asks beforeSend once its token is in hand, the token taking `tokenMs`.
    */
-  const pushLate = async (shared: boolean, { lateMs = 0, tokenMs = 0, users = 60 } = {}): Promise<{ sent: number; passed: number }> => {
+  const pushLate = async (shared: boolean, { lateMs = 0, tokenMs = 0, users = 60 } = {}): Promise<{ sent: number; passed: number; calls: number; counted: number }> => {
     const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', FEISHU_RATE_LIMIT: '100' });
     let sent = 0;
+    let calls = 0;
     const feishu = {
       setAppBadge: async (_req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> => {
+        calls++;
         if (tokenMs > 0) await new Promise((resolve) => setTimeout(resolve, tokenMs)); // the token request's round trip
         if (options.beforeSend && !(await options.beforeSend())) return { ...HELD, latencyMs: tokenMs, tokenRefreshed: false };
         sent++;
@@ -103,11 +105,13 @@ describe('ReconcileLoop: a push late for its slot', () => {
       complete: async (_owner: string, cs: Completion[]) => (completions.push(...cs), []),
     } as unknown as ReconcileRepository;
     const modes = { enter: async () => ({ was: 'live', reset: 0 }) } as unknown as ModeRepository;
-    const loop = new ReconcileLoop(configServiceOf(config), repository, modes, feishu, new DirtyListener(notListening), new Metrics(), new Clock(), new ReadinessRegistry());
+    const metrics = new Metrics();
+    const loop = new ReconcileLoop(configServiceOf(config), repository, modes, feishu, new DirtyListener(notListening), metrics, new Clock(), new ReadinessRegistry());
     const internals = loop as unknown as { tick(): Promise<unknown>; batches: Set<Promise<void>> };
     await internals.tick();
     await Promise.all([...internals.batches]);
-    return { sent, passed: completions.filter((c) => c.message === 'not sent: its push slot had passed').length };
+    const counted = (await metrics.pushes.get()).values.reduce((n, v) => n + v.value, 0);
+    return { sent, passed: completions.filter((c) => c.message === 'not sent: its push slot had passed').length, calls, counted };
   };
 
   // 60 slots, the first 1,100 ms ago (an event loop that stalled): sent late are those at most 500 ms late when this
@@ -121,14 +125,19 @@ describe('ReconcileLoop: a push late for its slot', () => {
     // alone: slots from 500 ms late on (about 30); shared: from 15 ms late on (about 6)
     expect(alone.sent).toBeGreaterThanOrEqual(25);
     expect(shared.sent).toBeLessThanOrEqual(12);
+    // A slot known to have passed is given up before any token is asked for: a failing token request would
+    // otherwise have made it an auth failure.
+    expect(shared.calls).toBeLessThanOrEqual(shared.sent + 1); // + 1: a slot may pass in the microtasks between the two checks
+    expect([alone.counted, shared.counted]).toEqual([alone.sent, shared.sent]);
   });
 
   // Slots from now on, each push's token taking 100 ms (a store tenant's first push, a refused token): judged once
   // the token is in hand, each is 100 ms late, past the 15 ms bound; the 500 ms one needs the last window's slots
   // held, which a run that starts now does not. Judged before the token request, all would have left "on time".
   it('judges the slot once the token is in hand: a token that takes 100 ms gives the slot up', async () => {
-    expect(await pushLate(true, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10 });
-    expect(await pushLate(false, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10 });
-    expect(await pushLate(true, { users: 10 })).toEqual({ sent: 10, passed: 0 });
+    // Held pushes are not counted as pushes (badge_pushes_total).
+    expect(await pushLate(true, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10, calls: 10, counted: 0 });
+    expect(await pushLate(false, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10, calls: 10, counted: 0 });
+    expect(await pushLate(true, { users: 10 })).toEqual({ sent: 10, passed: 0, calls: 10, counted: 10 });
   });
 });

@@ -260,10 +260,13 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     if (plan === null) return noop(u);
     const wait = slotAt - this.clock.now();
     if (wait > 1) await this.clock.sleep(wait);
+    // A paused scope or a passed slot is known before any token is asked for (a failing token request must not
+    // turn it into an auth failure), and is checked again, with the send window, once the token is in hand
+    // (beforeSend): a token request (a store tenant's first push, a refused token) that runs past the slot gives the
+    // slot up like any late push, rather than sending late into a window another replica's pushes may fill.
+    const early = this.mayPush(scope, slotAt, deadlineAt);
+    if (early !== null) return early(u);
     const tickets: SendTicket[] = [];
-    // The slot and the send window are checked once the token is in hand (beforeSend): a token request (a store
-    // tenant's first push, a token Feishu refused) that runs past the slot gives the slot up like any late push,
-    // rather than sending late into a window another replica's pushes may fill.
     const held: { verdict: ((u: ClaimedUser) => Completion) | null } = { verdict: null };
     const r = await this.feishu
       .setAppBadge(
