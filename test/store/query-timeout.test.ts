@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Client } from 'pg';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { CLIENT_TIMEOUT_GRACE_MS, DIRTY_CHANNEL, NOTIFY_DIRTY_SQL, openDatabase, withoutQueryLimit } from '@badges/store';
@@ -153,5 +154,20 @@ describe('the LISTEN connection notices a Postgres that stopped answering', () =
     await waitFor('the LISTEN connection', () => connections === 1);
     proxy.freeze();
     expect((await within(sub.close(), 5_000)).settled).toBe('resolved');
+  });
+
+  it('gives up on a server that accepts the connection and never answers, and tries again', async () => {
+    const silent = net.createServer((s) => s.resume()); // reads, never answers: a hung postmaster, a proxy whose backend is gone
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `postgres://postgres@127.0.0.1:${(silent.address() as net.AddressInfo).port}/nowhere`;
+    const failures: string[] = [];
+    const sub = listenOn(url, 'test-listenbeat', DIRTY_CHANNEL, { notify: () => undefined, failed: (phase, message) => failures.push(`${phase}: ${message}`) }, { connectTimeoutMs: 300 });
+    try {
+      await waitFor('two attempts given up', () => failures.length >= 2, 10_000);
+      expect(new Set(failures)).toEqual(new Set(['connect: no answer to connecting and LISTEN within 300 ms']));
+    } finally {
+      expect((await within(sub.close(), 5_000)).settled).toBe('resolved');
+      await new Promise((r) => silent.close(r));
+    }
   });
 });

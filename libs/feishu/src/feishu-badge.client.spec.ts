@@ -135,9 +135,9 @@ describe('FeishuBadgeClient', () => {
       const order: string[] = [];
       transport.on(TOKEN, tokenAnswer('t-old'), tokenAnswer('t-new')).on(BADGE, badgeAnswer(400, 99991663), badgeAnswer(200, 0));
       const ok = await sut.setAppBadge(request, {
-        beforeRetry: async () => (order.push(`slot after ${transport.callsTo(BADGE).length} send(s), ${transport.callsTo(TOKEN).length} token(s)`), true),
+        beforeRetry: async () => (order.push(`slot after ${transport.callsTo(BADGE).length} send(s), ${transport.callsTo(TOKEN).length} token(s)`), clock.advance(250), true),
       });
-      expect(ok).toMatchObject({ outcome: 'applied', tokenRefreshed: true });
+      expect(ok).toMatchObject({ outcome: 'applied', tokenRefreshed: true, latencyMs: 0 }); // the wait for the slot is not latency
       // The fresh token is in hand before the slot: nothing is awaited between the slot and the send.
       expect(order).toEqual(['slot after 1 send(s), 2 token(s)']);
 

@@ -33,7 +33,7 @@ export interface SetAppBadgeRequest {
 }
 
 export interface SetAppBadgeResult extends BadgeClassification {
-  /** From the first token request to the last answer, retry included, less the time beforeSend waited. */
+  /** From the first token request to the last answer, retry included, less the time beforeSend and beforeRetry waited. */
   readonly latencyMs: number;
   /** True when Feishu refused the token, it was invalidated and the call was retried with a fresh one. */
   readonly tokenRefreshed: boolean;
@@ -101,7 +101,8 @@ export class FeishuBadgeClient extends BadgeSender {
   /** Never throws for Feishu or network outcomes: every answer is classified. */
   async setAppBadge(req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> {
     const startedAt = this.clock.now();
-    // Time spent waiting in beforeSend (for a place in the caller's send window) is queueing, not Feishu's latency.
+    // Time spent waiting in beforeSend and beforeRetry (for a slot, a place in the caller's send window) is
+    // queueing, not Feishu's latency.
     let waitedMs = 0;
     const beforeSend =
       options.beforeSend &&
@@ -142,7 +143,11 @@ export class FeishuBadgeClient extends BadgeSender {
         () => true,
         () => false,
       );
-      if (!fresh || !(await options.beforeRetry())) return finish(first, false);
+      if (!fresh) return finish(first, false);
+      const from = this.clock.now();
+      const mayRetry = await options.beforeRetry();
+      waitedMs += this.clock.now() - from; // its slot and send window: queueing too
+      if (!mayRetry) return finish(first, false);
     }
     const second = await this.attempt(req, options.deadlineAt);
     return finish(second, second.kind === 'answered');

@@ -25,9 +25,13 @@ export const RECONNECT_MS = 1000;
 export interface HeartbeatOptions {
   readonly heartbeatMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  /** For connecting and LISTEN: a server that accepts the connection and then says nothing is not waited on for ever. */
+  readonly connectTimeoutMs?: number;
 }
 export const HEARTBEAT_MS = 15_000;
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
+/** As the pool's connectionTimeoutMillis. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 /** How long close() waits for the server to acknowledge the end of the connection. */
 const CLOSE_MS = 1_000;
 
@@ -46,6 +50,7 @@ export function listenOn(url: string, applicationName: string, channel: string, 
   if (!CHANNEL.test(channel)) throw new Error(`not a channel name: ${JSON.stringify(channel)}`);
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   let closed = false;
   let client: Client | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -73,6 +78,11 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     c.on('notification', (n) => {
       if (!closed && n.channel === channel) handlers.notify(n.payload);
     });
+    const unanswered = setTimeout(() => {
+      retry('connect', new Error(`no answer to connecting and LISTEN within ${connectTimeoutMs} ms`));
+      destroy(c);
+    }, connectTimeoutMs);
+    unanswered.unref();
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
@@ -80,7 +90,10 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     } catch (e) {
       retry('connect', e);
       return;
+    } finally {
+      clearTimeout(unanswered);
     }
+    if (failed) return;
     if (closed) return;
     beat = setInterval(() => {
       const unanswered = setTimeout(() => {

@@ -13,6 +13,9 @@ class SteppedClock extends Clock {
   stepBack(ms: number): void {
     this.stepMs -= ms;
   }
+  stepForward(ms: number): void {
+    this.stepMs += ms;
+  }
   override now(): number {
     return Date.now() + this.stepMs;
   }
@@ -56,6 +59,8 @@ describe('ReconcileLoop: a push never outlives its lease', () => {
     const repository = { complete: async () => [] } as unknown as ReconcileRepository;
     const loop = new ReconcileLoop(configServiceOf(config), repository, {} as ModeRepository, feishu, new DirtyListener(notListening), new Metrics(), clock, new ReadinessRegistry());
     const user = claimedUser('ou_1');
+    // What the claim measured: the database's clock reads as this wall clock (before the step).
+    (loop as unknown as { dbClock: { sample(offsetMs: number, rttMs: number): void } }).dbClock.sample(0, 1);
     const claimedAtMono = clock.monotonic();
     const claim: Claim = {
       users: [user],
@@ -81,13 +86,17 @@ describe('ReconcileLoop: a push late for its slot', () => {
    * One claim of `users` slots 20 ms apart, the first `lateMs` ago, sent through a sender that, as FeishuBadgeClient
    * does, asks beforeSend once its token is in hand, the token taking `tokenMs`.
    */
-  const pushLate = async (shared: boolean, { lateMs = 0, tokenMs = 0, users = 60 } = {}): Promise<{ sent: number; passed: number; calls: number; counted: number }> => {
+  const pushLate = async (
+    shared: boolean,
+    { lateMs = 0, tokenMs = 0, users = 60, clock = new SteppedClock(), duringToken = () => undefined as void } = {},
+  ): Promise<{ sent: number; passed: number; calls: number; counted: number }> => {
     const config = loadConfig({ BADGE_ROLES: 'reconcile', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-value-1234', FEISHU_RATE_LIMIT: '100' });
     let sent = 0;
     let calls = 0;
     const feishu = {
       setAppBadge: async (_req: SetAppBadgeRequest, options: SetAppBadgeOptions = {}): Promise<SetAppBadgeResult> => {
         calls++;
+        duringToken();
         if (tokenMs > 0) await new Promise((resolve) => setTimeout(resolve, tokenMs)); // the token request's round trip
         if (options.beforeSend && !(await options.beforeSend())) return { ...HELD, latencyMs: tokenMs, tokenRefreshed: false };
         sent++;
@@ -106,7 +115,7 @@ describe('ReconcileLoop: a push late for its slot', () => {
     } as unknown as ReconcileRepository;
     const modes = { enter: async () => ({ was: 'live', reset: 0 }) } as unknown as ModeRepository;
     const metrics = new Metrics();
-    const loop = new ReconcileLoop(configServiceOf(config), repository, modes, feishu, new DirtyListener(notListening), metrics, new Clock(), new ReadinessRegistry());
+    const loop = new ReconcileLoop(configServiceOf(config), repository, modes, feishu, new DirtyListener(notListening), metrics, clock, new ReadinessRegistry());
     const internals = loop as unknown as { tick(): Promise<unknown>; batches: Set<Promise<void>> };
     await internals.tick();
     await Promise.all([...internals.batches]);
@@ -139,5 +148,23 @@ describe('ReconcileLoop: a push late for its slot', () => {
     expect(await pushLate(true, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10, calls: 10, counted: 0 });
     expect(await pushLate(false, { tokenMs: 100, users: 10 })).toEqual({ sent: 0, passed: 10, calls: 10, counted: 0 });
     expect(await pushLate(true, { users: 10 })).toEqual({ sent: 10, passed: 0, calls: 10, counted: 10 });
+  });
+
+  // The grid is on the database's clock; a step of this replica's wall clock (NTP, a resumed VM) moves neither the
+  // slots nor how late a push is. On the wall clock, a step forward gave on-time slots up, and a step back hid a
+  // push 100 ms late (it was sent into the next replica's window).
+  it("judges lateness on the database's clock: a step of the wall clock neither gives a slot up nor hides a late one", async () => {
+    const forward = new SteppedClock();
+    const stepping = setTimeout(() => forward.stepForward(300), 50); // while the pushes wait for their slots
+    expect(await pushLate(true, { lateMs: -100, users: 10, clock: forward })).toMatchObject({ sent: 10, passed: 0 });
+    clearTimeout(stepping);
+
+    const back = new SteppedClock();
+    let stepped = false;
+    const stepBack = () => {
+      if (!stepped) back.stepBack(1_000);
+      stepped = true;
+    };
+    expect(await pushLate(true, { tokenMs: 100, users: 10, clock: back, duringToken: stepBack })).toMatchObject({ sent: 0, passed: 10 });
   });
 });

@@ -36,13 +36,14 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private inflight = 0;
   private readonly batches = new Set<Promise<void>>();
   private wake = new AbortController();
+  /** Monotonic, as every instant the loop plans by: a step of the wall clock neither stalls nor hurries it. */
   private lastTickAt = 0;
   private readonly budgets = new Set<string>();
   /** Per quota scope: the real send times of this replica's last FEISHU_RATE_LIMIT pushes (monotonic clock). */
   private readonly sendWindows = new Map<string, SendWindow>();
   /** Per quota scope: the stretch of the shared slot grid this replica holds alone (the database's clock). */
   private readonly slotRuns = new Map<string, SlotRun>();
-  /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time. */
+  /** Per quota scope: after a 429, nothing this replica has in flight is sent before this time (monotonic). */
   private readonly pausedUntil = new Map<string, number>();
   private readonly gauges = new PeriodicTask({
     name: 'dirty gauges',
@@ -77,7 +78,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     this.grid = slotGrid(this.config.feishu.rateLimit);
     this.dbClock = new ClockOffset(clock);
     readiness.register('reconcile', () => {
-      const age = this.clock.now() - this.lastTickAt;
+      const age = this.clock.monotonic() - this.lastTickAt;
       return { ok: this.running && age < Math.max(3 * r.pollMs, RECONCILE.readyTickAgeMs), detail: { lastTickAgeMs: age, inflight: this.inflight } };
     });
   }
@@ -112,19 +113,20 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
-      this.lastTickAt = this.clock.now();
+      this.lastTickAt = this.clock.monotonic();
       let sleepUntil = this.lastTickAt + this.config.reconcile.pollMs;
       try {
         const r = await this.tick();
         failures = 0;
         if (r.claimed > 0 && this.config.reconcile.concurrency - this.inflight >= this.claimStep()) continue;
-        if (r.wakeAt !== null) sleepUntil = Math.min(sleepUntil, Math.max(r.wakeAt, this.clock.now() + RECONCILE.minSleepMs));
+        // wakeAt is on the wall clock, read just now: to the monotonic one.
+        if (r.wakeAt !== null) sleepUntil = Math.min(sleepUntil, this.clock.monotonic() + Math.max(r.wakeAt - this.clock.now(), RECONCILE.minSleepMs));
       } catch (e) {
         this.log.error({ err: e }, 'reconcile tick failed');
-        sleepUntil = this.clock.now() + backoffMs(failures++, 200, 5000, () => this.clock.random());
+        sleepUntil = this.clock.monotonic() + backoffMs(failures++, 200, 5000, () => this.clock.random());
       }
       // Too few free places for a claim: the next push to end wakes the loop (release) once there are enough.
-      if (this.config.reconcile.concurrency - this.inflight < this.claimStep()) sleepUntil = this.clock.now() + this.config.reconcile.pollMs;
+      if (this.config.reconcile.concurrency - this.inflight < this.claimStep()) sleepUntil = this.clock.monotonic() + this.config.reconcile.pollMs;
       await this.sleepUntil(sleepUntil);
     }
   }
@@ -168,7 +170,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (claim.users.length > 0) {
         claimed += claim.users.length;
         this.slotRun(scope).claimed(claim.db.firstSlotAt, claim.users.length, claim.spacingMs, !claim.shared);
-        this.launch({ ...claim, firstSlotAt: this.dbClock.toLocal(claim.db.firstSlotAt) }, scope, claimedAtMono);
+        this.launch(claim, scope, claimedAtMono);
       } else if (claim.db.budgetFreeAt !== null) {
         wakeAt = Math.min(wakeAt ?? Infinity, this.dbClock.toLocal(claim.db.budgetFreeAt));
       }
@@ -244,7 +246,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     };
     await Promise.all(
       claim.users.map(async (u, i) => {
-        pending.push(await this.pushOne(u, claim.firstSlotAt + i * claim.spacingMs, scope, deadlineAt));
+        pending.push(await this.pushOne(u, claim.db.firstSlotAt + i * claim.spacingMs, scope, deadlineAt));
         release();
         if (pending.length >= RECONCILE.completionGroupMax) flush();
         else timer ??= setTimeout(flush, RECONCILE.completionGroupMs);
@@ -254,11 +256,12 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     await Promise.all(written);
   }
 
+  /** `slotAt` on the database's clock, as the grid is: a step of this replica's wall clock does not move it. */
   private async pushOne(u: ClaimedUser, slotAt: number, scope: string, deadlineAt: number): Promise<Completion> {
     if (u.leaseTakenOver) this.metrics.leasesTakenOver.inc();
     const plan = planPush(u.desired, u.applied, u.forceFull);
     if (plan === null) return noop(u);
-    const wait = slotAt - this.clock.now();
+    const wait = slotAt - this.nowDb();
     if (wait > 1) await this.clock.sleep(wait);
     // A paused scope or a passed slot is known before any token is asked for (a failing token request must not
     // turn it into an auth failure), and is checked again, with the send window, once the token is in hand
@@ -290,7 +293,7 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       const ms = r.retryAfterMs ?? 1000;
       // Every push this replica has reserved for the scope waits; other replicas see the pause in Postgres at
       // their next claim, and learn it from their own first 429 for what they already hold.
-      this.pausedUntil.set(scope, Math.max(this.pausedUntil.get(scope) ?? 0, this.clock.now() + ms));
+      this.pausedUntil.set(scope, Math.max(this.pausedUntil.get(scope) ?? 0, this.clock.monotonic() + ms));
       this.metrics.rateLimitPauses.inc();
       this.log.warn({ scope, pauseMs: ms, logId: r.logId }, 'Feishu rate limit: pausing every replica');
       await this.repository.pause(scope, ms).catch((e) => this.log.error({ err: e }, 'could not record the pause'));
@@ -341,16 +344,21 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     return r;
   }
 
-  /** Whether a push at its slot may leave now; otherwise how it is put back. */
+  /** Now on the database's clock (ClockOffset keeps it on the monotonic clock). */
+  private nowDb(): number {
+    return this.clock.now() + this.dbClock.offsetMs;
+  }
+
+  /** Whether a push at its slot (the database's clock) may leave now; otherwise how it is put back. */
   private mayPush(scope: string, slotAt: number, deadlineAt: number): ((u: ClaimedUser) => Completion) | null {
-    const now = this.clock.now();
+    const mono = this.clock.monotonic();
     const pausedUntil = this.pausedUntil.get(scope) ?? 0;
-    if (pausedUntil > now) return (u) => deferred(u, pausedUntil - now);
-    const late = now - slotAt;
+    if (pausedUntil > mono) return (u) => deferred(u, pausedUntil - mono);
+    const nowDb = this.nowDb();
+    const late = nowDb - slotAt;
     // Late past the strict bound: sent anyway only while this replica has held every slot of the grid for the
     // last window and still holds the slots ahead (no other replica's push can share the window), SendWindow
     // keeping the count; otherwise the slot is given up, as a push late among other replicas' could overfill it.
-    const nowDb = now + this.dbClock.offsetMs;
     const alone = late <= RECONCILE.soleSenderLatenessMs && this.slotRun(scope).covers(nowDb - 1000 - RECONCILE.sendWindowMarginMs - RECONCILE.maxSlotLatenessMs, nowDb);
     if (late > RECONCILE.maxSlotLatenessMs && !alone) {
       this.metrics.slotsMissed.inc();
@@ -373,11 +381,10 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
       // Part of this replica's run of slots when it follows its last claim's and the budget is not shared: a retry
       // sent late for the send window (a slow answer before it) then keeps its slot as a claimed push would.
       this.slotRun(scope).claimed(slot.atMs, 1, slot.spacingMs, !slot.shared);
-      const at = this.dbClock.toLocal(slot.atMs);
-      const wait = at - this.clock.now();
+      const wait = slot.atMs - this.nowDb();
       if (this.clock.monotonic() + wait >= deadlineAt) return false;
       if (wait > 1) await this.clock.sleep(wait);
-      return (await this.takeSend(scope, at, deadlineAt, tickets)) === null;
+      return (await this.takeSend(scope, slot.atMs, deadlineAt, tickets)) === null;
     } catch (e) {
       this.log.warn({ err: e }, 'no push slot for the retry with a fresh token');
       return false;
@@ -386,13 +393,13 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Retries a failed write (e.g. Postgres restarting) until the lease would have expired anyway. */
   private async complete(completions: Completion[]): Promise<void> {
-    const giveUpAt = this.clock.now() + this.config.reconcile.leaseMs;
+    const giveUpAt = this.clock.monotonic() + this.config.reconcile.leaseMs;
     try {
       const written = await retry(() => this.repository.complete(this.owner, completions), {
         baseMs: 100,
         capMs: 2000,
         clock: this.clock,
-        shouldRetry: () => this.clock.now() <= giveUpAt,
+        shouldRetry: () => this.clock.monotonic() <= giveUpAt,
       });
       if (written.length < completions.length) {
         this.log.warn({ lost: completions.length - written.length }, 'leases lost during push: results dropped');
@@ -402,8 +409,9 @@ export class ReconcileLoop implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
+  /** Until `at` on the monotonic clock, or a poke. */
   private async sleepUntil(at: number): Promise<void> {
-    const ms = at - this.clock.now();
+    const ms = at - this.clock.monotonic();
     if (ms > 0 && !this.wake.signal.aborted) await this.clock.sleep(ms, this.wake.signal);
     this.wake = new AbortController();
   }
