@@ -104,16 +104,15 @@ export class FeishuBadgeClient extends BadgeSender {
     // Time spent waiting in beforeSend and beforeRetry (for a slot, a place in the caller's send window) is
     // queueing, not Feishu's latency.
     let waitedMs = 0;
-    const beforeSend =
-      options.beforeSend &&
-      (async () => {
-        const from = this.clock.now();
-        try {
-          return await options.beforeSend!();
-        } finally {
-          waitedMs += this.clock.now() - from;
-        }
-      });
+    const waiting = async (hook: () => Promise<boolean>): Promise<boolean> => {
+      const from = this.clock.now();
+      try {
+        return await hook();
+      } finally {
+        waitedMs += this.clock.now() - from;
+      }
+    };
+    const { beforeSend, beforeRetry } = options;
     const latencyMs = () => Math.max(0, this.clock.now() - startedAt - waitedMs);
     const finish = (attempt: Attempt, tokenRefreshed: boolean): SetAppBadgeResult =>
       attempt.kind === 'held'
@@ -125,7 +124,7 @@ export class FeishuBadgeClient extends BadgeSender {
             ...(attempt.kind === 'no_token' ? { authFailure: attempt.authFailure } : {}),
           };
 
-    const first = await this.attempt(req, options.deadlineAt, beforeSend);
+    const first = await this.attempt(req, options.deadlineAt, beforeSend && (() => waiting(beforeSend)));
     // 'auth' from an answer means an auth code (classifyBadgeResponse); a 5xx carrying one stays transient.
     if (first.kind !== 'answered' || first.classification.outcome !== 'auth') {
       return finish(first, false);
@@ -136,18 +135,14 @@ export class FeishuBadgeClient extends BadgeSender {
       { tenantKey: req.tenantKey, code: first.classification.code, logId: first.classification.logId },
       'Feishu refused the tenant token; retrying once with a fresh one',
     );
-    if (options.beforeRetry) {
+    if (beforeRetry) {
       // The fresh token first, so that nothing is awaited between the retry's slot and its send; without one there
       // is no retry (the second attempt would fetch it again, after its slot).
       const fresh = await this.withinDeadline(this.tokens.getToken(req.tenantKey), options.deadlineAt).then(
         () => true,
         () => false,
       );
-      if (!fresh) return finish(first, false);
-      const from = this.clock.now();
-      const mayRetry = await options.beforeRetry();
-      waitedMs += this.clock.now() - from; // its slot and send window: queueing too
-      if (!mayRetry) return finish(first, false);
+      if (!fresh || !(await waiting(beforeRetry))) return finish(first, false);
     }
     const second = await this.attempt(req, options.deadlineAt);
     return finish(second, second.kind === 'answered');

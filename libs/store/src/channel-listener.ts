@@ -78,11 +78,16 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     c.on('notification', (n) => {
       if (!closed && n.channel === channel) handlers.notify(n.payload);
     });
-    const unanswered = setTimeout(() => {
-      retry('connect', new Error(`no answer to connecting and LISTEN within ${connectTimeoutMs} ms`));
-      destroy(c);
-    }, connectTimeoutMs);
-    unanswered.unref();
+    /** Gives the connection up unless cleared within `ms`; end() would wait for a server that is not answering. */
+    const giveUpAfter = (ms: number, phase: 'connect' | 'lost', what: string) => {
+      const t = setTimeout(() => {
+        retry(phase, new Error(`no answer to ${what} within ${ms} ms`));
+        destroy(c);
+      }, ms);
+      t.unref();
+      return t;
+    };
+    const unanswered = giveUpAfter(connectTimeoutMs, 'connect', 'connecting and LISTEN');
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
@@ -93,14 +98,9 @@ export function listenOn(url: string, applicationName: string, channel: string, 
     } finally {
       clearTimeout(unanswered);
     }
-    if (failed) return;
-    if (closed) return;
+    if (failed || closed) return;
     beat = setInterval(() => {
-      const unanswered = setTimeout(() => {
-        retry('lost', new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`));
-        destroy(c); // end() waits for the server, which is not answering
-      }, heartbeatTimeoutMs);
-      unanswered.unref();
+      const unanswered = giveUpAfter(heartbeatTimeoutMs, 'lost', 'a heartbeat');
       c.query('SELECT 1').then(
         () => clearTimeout(unanswered),
         () => clearTimeout(unanswered), // an error also emits 'error' on the client: retried there
